@@ -1,0 +1,261 @@
+//! The model contract: what a mien classifier takes and returns.
+//!
+//! Defined once here and used by the trainer (which writes it into the ONNX file's
+//! `metadata_props`) and by the app and the evaluator (which read it back from the
+//! file), so a retrained model with another input size or normalisation just works.
+
+use crate::onnx::ModelProto;
+
+/// The 7 expressions, in the fixed order of the model's outputs: the alphabetical
+/// folder order of the FER2013 ImageFolder layout.
+pub const LABELS: [&str; 7] = ["angry", "disgust", "fear", "happy", "neutral", "sad", "surprise"];
+
+/// Number of expression classes.
+pub const NUM_CLASSES: usize = LABELS.len();
+
+/// Default input side (FER2013 faces are 48x48).
+pub const DEFAULT_SIZE: u32 = 48;
+
+/// Default normalisation, `(pixel / 255 - mean) / std`, close to FER2013's statistics.
+pub const DEFAULT_MEAN: f32 = 0.5;
+pub const DEFAULT_STD: f32 = 0.25;
+
+/// Keys of the contract in the ONNX file's `metadata_props`.
+pub mod keys {
+    pub const LABELS: &str = "mien.labels";
+    pub const INPUT_NAME: &str = "mien.input_name";
+    pub const OUTPUT_NAME: &str = "mien.output_name";
+    pub const INPUT_SHAPE: &str = "mien.input_shape";
+    pub const MEAN: &str = "mien.mean";
+    pub const STD: &str = "mien.std";
+    pub const MODEL_NAME: &str = "mien.model_name";
+    pub const MODEL_VERSION: &str = "mien.model_version";
+    pub const VAL_ACCURACY: &str = "mien.val_accuracy";
+    pub const VAL_MACRO_F1: &str = "mien.val_macro_f1";
+    pub const TRAINED_ON: &str = "mien.trained_on";
+    pub const SELF_TEST_LOGITS: &str = "mien.self_test_logits";
+    pub const OUTPUT_KIND: &str = "mien.output";
+}
+
+/// Everything the app and the evaluator need to know to use a classifier file.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ModelContract {
+    /// Class names in output order.
+    pub labels: Vec<String>,
+    pub input_name: String,
+    pub output_name: String,
+    /// Input channels: 1, or 3 (the grayscale face repeated, for ImageNet-style nets).
+    pub channels: u32,
+    pub height: u32,
+    pub width: u32,
+    pub mean: f32,
+    pub std: f32,
+    pub model_name: String,
+    pub model_version: String,
+    /// Accuracy on the validation split, 0..1, as measured when exported.
+    pub val_accuracy: Option<f32>,
+    pub val_macro_f1: Option<f32>,
+    /// What the weights were trained on, in words.
+    pub trained_on: String,
+    /// Logits the model gives for [`self_test_input`]: lets a runtime check itself.
+    pub self_test_logits: Option<Vec<f32>>,
+}
+
+/// Why a model file cannot be used as a mien classifier.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ContractError(pub String);
+
+impl std::fmt::Display for ContractError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "this model file is not a mien expression model: {}", self.0)
+    }
+}
+
+impl std::error::Error for ContractError {}
+
+impl ModelContract {
+    /// The contract of a fresh model with the given input geometry.
+    pub fn new(channels: u32, height: u32, width: u32) -> Self {
+        ModelContract {
+            labels: LABELS.iter().map(|s| s.to_string()).collect(),
+            input_name: "input".into(),
+            output_name: "logits".into(),
+            channels,
+            height,
+            width,
+            mean: DEFAULT_MEAN,
+            std: DEFAULT_STD,
+            model_name: "mien".into(),
+            model_version: "0".into(),
+            val_accuracy: None,
+            val_macro_f1: None,
+            trained_on: String::new(),
+            self_test_logits: None,
+        }
+    }
+
+    /// Shape of the input tensor: `[1, channels, height, width]` (NCHW, batch 1).
+    pub fn input_shape(&self) -> [usize; 4] {
+        [1, self.channels as usize, self.height as usize, self.width as usize]
+    }
+
+    /// Number of input values for one face.
+    pub fn input_len(&self) -> usize {
+        self.input_shape().iter().product()
+    }
+
+    /// Writes the contract into `metadata_props`.
+    pub fn write_to(&self, model: &mut ModelProto) {
+        model.set_metadata(keys::LABELS, self.labels.join(","));
+        model.set_metadata(keys::INPUT_NAME, self.input_name.clone());
+        model.set_metadata(keys::OUTPUT_NAME, self.output_name.clone());
+        let shape = self.input_shape().map(|d| d.to_string()).join(",");
+        model.set_metadata(keys::INPUT_SHAPE, shape);
+        model.set_metadata(keys::MEAN, self.mean.to_string());
+        model.set_metadata(keys::STD, self.std.to_string());
+        model.set_metadata(keys::MODEL_NAME, self.model_name.clone());
+        model.set_metadata(keys::MODEL_VERSION, self.model_version.clone());
+        model.set_metadata(keys::OUTPUT_KIND, "logits (apply softmax for fractions)");
+        if let Some(acc) = self.val_accuracy {
+            model.set_metadata(keys::VAL_ACCURACY, format!("{acc:.4}"));
+        }
+        if let Some(f1) = self.val_macro_f1 {
+            model.set_metadata(keys::VAL_MACRO_F1, format!("{f1:.4}"));
+        }
+        model.set_metadata(keys::TRAINED_ON, self.trained_on.clone());
+        if let Some(logits) = &self.self_test_logits {
+            let text: Vec<String> = logits.iter().map(|v| format!("{v:e}")).collect();
+            model.set_metadata(keys::SELF_TEST_LOGITS, text.join(","));
+        }
+    }
+
+    /// Reads the contract from a model's `metadata_props`, checking it is complete.
+    pub fn read_from(model: &ModelProto) -> Result<Self, ContractError> {
+        let get = |key: &str| {
+            model
+                .metadata(key)
+                .ok_or_else(|| ContractError(format!("its metadata has no `{key}`")))
+        };
+        let labels: Vec<String> = get(keys::LABELS)?.split(',').map(|s| s.trim().to_string()).collect();
+        if labels.len() < 2 || labels.iter().any(|l| l.is_empty()) {
+            return Err(ContractError("its label list is malformed".into()));
+        }
+        let shape = parse_list::<u32>(get(keys::INPUT_SHAPE)?)
+            .filter(|s| s.len() == 4 && s[0] == 1 && s[2..].iter().all(|&d| (8..=1024).contains(&d)))
+            .ok_or_else(|| ContractError("its input shape must be 1,C,H,W with 8 <= H,W <= 1024".into()))?;
+        if shape[1] != 1 && shape[1] != 3 {
+            return Err(ContractError("its input must have 1 or 3 channels".into()));
+        }
+        let number = |key: &str| -> Result<f32, ContractError> {
+            get(key)?
+                .trim()
+                .parse::<f32>()
+                .ok()
+                .filter(|v| v.is_finite())
+                .ok_or_else(|| ContractError(format!("`{key}` is not a number")))
+        };
+        let std = number(keys::STD)?;
+        if std <= 0.0 {
+            return Err(ContractError("its normalisation std must be positive".into()));
+        }
+        let optional_number = |key: &str| model.metadata(key).and_then(|v| v.trim().parse::<f32>().ok());
+        let self_test_logits = match model.metadata(keys::SELF_TEST_LOGITS) {
+            Some(text) => Some(
+                parse_list::<f32>(text)
+                    .filter(|v| v.len() == labels.len())
+                    .ok_or_else(|| ContractError("its self-test logits are malformed".into()))?,
+            ),
+            None => None,
+        };
+        Ok(ModelContract {
+            input_name: get(keys::INPUT_NAME)?.to_string(),
+            output_name: get(keys::OUTPUT_NAME)?.to_string(),
+            channels: shape[1],
+            height: shape[2],
+            width: shape[3],
+            mean: number(keys::MEAN)?,
+            std,
+            model_name: model.metadata(keys::MODEL_NAME).unwrap_or("unnamed").to_string(),
+            model_version: model.metadata(keys::MODEL_VERSION).unwrap_or("?").to_string(),
+            val_accuracy: optional_number(keys::VAL_ACCURACY),
+            val_macro_f1: optional_number(keys::VAL_MACRO_F1),
+            trained_on: model.metadata(keys::TRAINED_ON).unwrap_or("").to_string(),
+            self_test_logits,
+            labels,
+        })
+    }
+
+    /// Reads the contract straight from an ONNX file's bytes.
+    pub fn from_onnx_bytes(bytes: &[u8]) -> Result<Self, ContractError> {
+        let model = ModelProto::decode_bytes(bytes).map_err(|e| ContractError(e.to_string()))?;
+        Self::read_from(&model)
+    }
+}
+
+/// A fixed, deterministic input (a smooth pattern spanning the normalised range) whose
+/// logits the exporter stores in the file, so a runtime can check its own numbers.
+pub fn self_test_input(contract: &ModelContract) -> Vec<f32> {
+    let [_, c, h, w] = contract.input_shape();
+    let mut out = Vec::with_capacity(c * h * w);
+    for ch in 0..c {
+        for y in 0..h {
+            for x in 0..w {
+                let (fx, fy) = (x as f32 / w as f32, y as f32 / h as f32);
+                let v = (6.0 * fx + 1.3 * ch as f32).sin() * (4.0 * fy).cos() + 0.5 * (fx - fy);
+                out.push(v * 1.5);
+            }
+        }
+    }
+    out
+}
+
+fn parse_list<T: std::str::FromStr>(text: &str) -> Option<Vec<T>> {
+    text.split(',').map(|s| s.trim().parse::<T>().ok()).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn labels_are_the_alphabetical_dataset_folders() {
+        let mut sorted = LABELS;
+        sorted.sort();
+        assert_eq!(sorted, LABELS);
+        assert_eq!(LABELS, ["angry", "disgust", "fear", "happy", "neutral", "sad", "surprise"]);
+    }
+
+    #[test]
+    fn contract_round_trips_through_metadata() {
+        let mut c = ModelContract::new(3, 64, 56);
+        c.val_accuracy = Some(0.7123);
+        c.self_test_logits = Some(vec![1.5, -2.0, 0.0, 3.25e-3, 4.0, -1e6, 7.0]);
+        c.trained_on = "FER2013 train".into();
+        let mut model = ModelProto { graph: Some(Default::default()), ..Default::default() };
+        c.write_to(&mut model);
+        let bytes = model.to_bytes();
+        let back = ModelContract::from_onnx_bytes(&bytes).unwrap();
+        assert_eq!(back, c);
+        assert_eq!(back.input_shape(), [1, 3, 64, 56]);
+    }
+
+    #[test]
+    fn incomplete_metadata_is_a_clear_error() {
+        let mut model = ModelProto { graph: Some(Default::default()), ..Default::default() };
+        ModelContract::new(1, 48, 48).write_to(&mut model);
+        model.metadata_props.retain(|p| p.key != keys::INPUT_SHAPE);
+        let err = ModelContract::read_from(&model).unwrap_err();
+        assert!(err.to_string().contains("mien.input_shape"), "{err}");
+        model.set_metadata(keys::INPUT_SHAPE, "1,2,48,48");
+        assert!(ModelContract::read_from(&model).is_err());
+    }
+
+    #[test]
+    fn self_test_input_is_deterministic_and_bounded() {
+        let c = ModelContract::new(1, 48, 48);
+        let a = self_test_input(&c);
+        assert_eq!(a.len(), 48 * 48);
+        assert_eq!(a, self_test_input(&c));
+        assert!(a.iter().all(|v| v.abs() <= 3.0));
+    }
+}

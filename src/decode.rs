@@ -1,0 +1,215 @@
+//! Turning a user's file into an upright image, under explicit limits, with a clear
+//! sentence for everything that can go wrong. Never panics.
+
+use image::{DynamicImage, ImageDecoder, ImageFormat, ImageReader, Limits};
+use std::io::Cursor;
+
+/// Bounds on what we agree to decode.
+#[derive(Clone, Debug)]
+pub struct DecodeLimits {
+    pub max_file_bytes: usize,
+    pub max_side: u32,
+    pub max_pixels: u64,
+    pub max_alloc: u64,
+    pub min_side: u32,
+}
+
+impl Default for DecodeLimits {
+    fn default() -> Self {
+        DecodeLimits {
+            max_file_bytes: 50 * 1024 * 1024,
+            max_side: 12_000,
+            max_pixels: 50_000_000,
+            max_alloc: 512 * 1024 * 1024,
+            min_side: 24,
+        }
+    }
+}
+
+/// Why a file cannot be analysed, as something a person can act on.
+#[derive(Clone, Debug, PartialEq)]
+pub enum DecodeError {
+    Empty,
+    FileTooLarge { bytes: usize, limit: usize },
+    NotAnImage,
+    Unsupported(String),
+    Corrupt(String),
+    TooSmall { width: u32, height: u32, min: u32 },
+    TooLarge { width: u32, height: u32 },
+}
+
+impl std::fmt::Display for DecodeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DecodeError::Empty => write!(f, "The file is empty."),
+            DecodeError::FileTooLarge { bytes, limit } => write!(
+                f,
+                "The file is too large ({:.1} MB; the limit is {} MB).",
+                *bytes as f64 / 1_048_576.0,
+                limit / 1_048_576
+            ),
+            DecodeError::NotAnImage => write!(
+                f,
+                "This is not an image mien can read. Use a JPEG, PNG, WebP, GIF or BMP file."
+            ),
+            DecodeError::Unsupported(name) => write!(
+                f,
+                "{name} images are not supported. Convert it to JPEG or PNG first."
+            ),
+            DecodeError::Corrupt(why) => write!(f, "The image is damaged and cannot be decoded ({why})."),
+            DecodeError::TooSmall { width, height, min } => write!(
+                f,
+                "The image is too small ({width}x{height} px); a face needs at least {min}x{min} px."
+            ),
+            DecodeError::TooLarge { width, height } => write!(
+                f,
+                "The image is too large to analyse in the browser ({width}x{height} px). Scale it down below 50 megapixels."
+            ),
+        }
+    }
+}
+
+impl std::error::Error for DecodeError {}
+
+/// Formats we decode (the `image` crate's features enabled for mien).
+const SUPPORTED: [ImageFormat; 5] = [ImageFormat::Jpeg, ImageFormat::Png, ImageFormat::WebP, ImageFormat::Gif, ImageFormat::Bmp];
+
+/// Decodes a file's bytes into an upright image (EXIF orientation applied; first frame
+/// of a GIF).
+pub fn decode_image(bytes: &[u8], limits: &DecodeLimits) -> Result<DynamicImage, DecodeError> {
+    if bytes.is_empty() {
+        return Err(DecodeError::Empty);
+    }
+    if bytes.len() > limits.max_file_bytes {
+        return Err(DecodeError::FileTooLarge { bytes: bytes.len(), limit: limits.max_file_bytes });
+    }
+    if let Some(name) = known_unsupported_format(bytes) {
+        return Err(DecodeError::Unsupported(name.to_string()));
+    }
+    let format = image::guess_format(bytes).map_err(|_| DecodeError::NotAnImage)?;
+    if !SUPPORTED.contains(&format) {
+        return Err(DecodeError::Unsupported(format!("{format:?}").to_uppercase()));
+    }
+    let mut reader = ImageReader::with_format(Cursor::new(bytes), format);
+    let mut image_limits = Limits::default();
+    image_limits.max_image_width = Some(limits.max_side);
+    image_limits.max_image_height = Some(limits.max_side);
+    image_limits.max_alloc = Some(limits.max_alloc);
+    // Dimensions are checked below with a friendlier message; keep the decoder's own
+    // limits as the safety net.
+    reader.limits(image_limits);
+    let mut decoder = reader.into_decoder().map_err(|e| classify(e, limits))?;
+    let (width, height) = decoder.dimensions();
+    if width < limits.min_side || height < limits.min_side {
+        return Err(DecodeError::TooSmall { width, height, min: limits.min_side });
+    }
+    if width > limits.max_side || height > limits.max_side || width as u64 * height as u64 > limits.max_pixels {
+        return Err(DecodeError::TooLarge { width, height });
+    }
+    let orientation = decoder.orientation().unwrap_or(image::metadata::Orientation::NoTransforms);
+    let mut img = DynamicImage::from_decoder(decoder).map_err(|e| classify(e, limits))?;
+    img.apply_orientation(orientation);
+    Ok(img)
+}
+
+fn classify(e: image::ImageError, _limits: &DecodeLimits) -> DecodeError {
+    use image::ImageError as E;
+    match e {
+        E::Limits(l) => DecodeError::Corrupt(format!("it exceeds the decoding limits: {l}")),
+        E::Unsupported(u) => DecodeError::Unsupported(u.to_string()),
+        other => DecodeError::Corrupt(other.to_string()),
+    }
+}
+
+/// Recognises common formats we do not decode, to name them in the message.
+fn known_unsupported_format(bytes: &[u8]) -> Option<&'static str> {
+    if bytes.len() >= 12 && &bytes[4..8] == b"ftyp" {
+        let brand = &bytes[8..12];
+        return match brand {
+            b"heic" | b"heix" | b"hevc" | b"heim" | b"heis" | b"mif1" | b"msf1" => Some("HEIC/HEIF"),
+            b"avif" | b"avis" => Some("AVIF"),
+            _ => Some("This video or ISO-media"),
+        };
+    }
+    if bytes.starts_with(b"II*\0") || bytes.starts_with(b"MM\0*") {
+        return Some("TIFF");
+    }
+    if bytes.starts_with(b"%PDF") {
+        return Some("PDF");
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use image::{GrayImage, Luma, RgbImage};
+
+    fn encode(img: &DynamicImage, format: ImageFormat) -> Vec<u8> {
+        let mut out = Cursor::new(Vec::new());
+        img.write_to(&mut out, format).unwrap();
+        out.into_inner()
+    }
+
+    #[test]
+    fn decodes_each_supported_format() {
+        let img = DynamicImage::ImageRgb8(RgbImage::from_fn(40, 30, |x, y| image::Rgb([x as u8, y as u8, 7])));
+        for format in [ImageFormat::Png, ImageFormat::Jpeg, ImageFormat::Bmp, ImageFormat::Gif, ImageFormat::WebP] {
+            let bytes = encode(&img, format);
+            let back = decode_image(&bytes, &DecodeLimits::default()).unwrap_or_else(|e| panic!("{format:?}: {e}"));
+            assert_eq!((back.width(), back.height()), (40, 30), "{format:?}");
+        }
+    }
+
+    #[test]
+    fn bad_inputs_get_clear_messages() {
+        let limits = DecodeLimits::default();
+        assert_eq!(decode_image(b"", &limits), Err(DecodeError::Empty));
+        assert_eq!(decode_image(b"hello, this is text", &limits), Err(DecodeError::NotAnImage));
+        let heic = b"\0\0\0\x18ftypheic\0\0\0\0mif1heic";
+        assert_eq!(decode_image(heic, &limits), Err(DecodeError::Unsupported("HEIC/HEIF".into())));
+        let tiny = encode(&DynamicImage::ImageLuma8(GrayImage::from_pixel(1, 1, Luma([9]))), ImageFormat::Png);
+        assert!(matches!(decode_image(&tiny, &limits), Err(DecodeError::TooSmall { width: 1, height: 1, .. })));
+        let mut png = encode(&DynamicImage::ImageLuma8(GrayImage::from_pixel(64, 64, Luma([9]))), ImageFormat::Png);
+        png.truncate(png.len() / 2);
+        assert!(matches!(decode_image(&png, &limits), Err(DecodeError::Corrupt(_))));
+        for e in [DecodeError::Empty, DecodeError::NotAnImage, DecodeError::TooLarge { width: 20000, height: 20000 }] {
+            assert!(e.to_string().ends_with('.'), "{e}");
+        }
+    }
+
+    #[test]
+    fn huge_dimensions_are_refused_before_allocating() {
+        // A valid PNG header claiming 20000x20000: refused from the header alone.
+        let mut bytes = Vec::new();
+        {
+            let mut enc = png_header(20000, 20000);
+            bytes.append(&mut enc);
+        }
+        let r = decode_image(&bytes, &DecodeLimits::default());
+        assert!(matches!(r, Err(DecodeError::TooLarge { width: 20000, height: 20000 }) | Err(DecodeError::Corrupt(_))), "{r:?}");
+    }
+
+    fn png_header(w: u32, h: u32) -> Vec<u8> {
+        let mut v = b"\x89PNG\r\n\x1a\n".to_vec();
+        let mut ihdr = b"IHDR".to_vec();
+        ihdr.extend_from_slice(&w.to_be_bytes());
+        ihdr.extend_from_slice(&h.to_be_bytes());
+        ihdr.extend_from_slice(&[8, 0, 0, 0, 0]);
+        v.extend_from_slice(&13u32.to_be_bytes());
+        v.extend_from_slice(&ihdr);
+        v.extend_from_slice(&crc32(&ihdr).to_be_bytes());
+        v
+    }
+
+    fn crc32(data: &[u8]) -> u32 {
+        let mut crc = 0xffff_ffffu32;
+        for &b in data {
+            crc ^= b as u32;
+            for _ in 0..8 {
+                crc = if crc & 1 != 0 { (crc >> 1) ^ 0xedb8_8320 } else { crc >> 1 };
+            }
+        }
+        !crc
+    }
+}

@@ -1,0 +1,26 @@
+//! mien's shared core: everything both the browser app and the native trainer need
+//! to agree on, so the numbers a user sees in the browser equal what the native
+//! evaluation reports for the same image.
+//!
+//! - [`contract`]: labels, input geometry, normalisation, carried in the ONNX metadata;
+//! - [`onnx`]: reading and writing ONNX files;
+//! - [`decode`]: user files to upright images, with limits and clear errors;
+//! - [`preprocess`]: face crop to input tensor;
+//! - [`emotions`]: logits to per-expression fractions;
+//! - [`face`]: finding, aligning and cropping faces (BlazeFace);
+//! - [`tensor`]: the tensor type the runtimes exchange;
+//! - [`cpu`]: the CPU runtime (tract), used natively and in the browser's CPU worker
+//!   (feature `cpu`, on by default; the app's own wasm leaves it out).
+
+pub mod contract;
+#[cfg(feature = "cpu")]
+pub mod cpu;
+pub mod decode;
+pub mod emotions;
+pub mod face;
+pub mod onnx;
+pub mod preprocess;
+pub mod tensor;
+
+#[cfg(all(feature = "train", not(target_arch = "wasm32")))]
+pub mod train;

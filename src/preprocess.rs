@@ -1,0 +1,71 @@
+//! How a face crop becomes the classifier's input tensor.
+//!
+//! Used unchanged by the trainer (dataset loading), the native evaluator and the
+//! browser, so the same face gives the same numbers everywhere.
+
+use crate::contract::ModelContract;
+use image::{imageops::FilterType, DynamicImage, GrayImage};
+
+/// The face as the model sees it before normalisation: grayscale, resized to the
+/// contract's input size, one byte per pixel, row-major (`height * width`).
+/// FER2013 is grayscale, so colour photos are brought to luma first.
+pub fn to_gray_pixels(face: &DynamicImage, contract: &ModelContract) -> GrayImage {
+    let gray = face.to_luma8();
+    if gray.width() == contract.width && gray.height() == contract.height {
+        gray
+    } else {
+        image::imageops::resize(&gray, contract.width, contract.height, FilterType::Triangle)
+    }
+}
+
+/// Normalises one pixel value the way the model was trained: `(v / 255 - mean) / std`.
+pub fn normalize(value: u8, contract: &ModelContract) -> f32 {
+    (value as f32 / 255.0 - contract.mean) / contract.std
+}
+
+/// Turns `height * width` gray pixels into the NCHW input tensor (batch 1); for
+/// 3-channel models the gray plane is repeated.
+pub fn pixels_to_input(pixels: &[u8], contract: &ModelContract) -> Vec<f32> {
+    let plane: Vec<f32> = pixels.iter().map(|&v| normalize(v, contract)).collect();
+    let mut out = Vec::with_capacity(plane.len() * contract.channels as usize);
+    for _ in 0..contract.channels {
+        out.extend_from_slice(&plane);
+    }
+    out
+}
+
+/// Face crop to input tensor, in one step.
+pub fn preprocess(face: &DynamicImage, contract: &ModelContract) -> Vec<f32> {
+    pixels_to_input(to_gray_pixels(face, contract).as_raw(), contract)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use image::{Rgb, RgbImage};
+
+    #[test]
+    fn colour_crop_becomes_normalised_gray_tensor() {
+        // A 96x64 picture: left half white, right half black.
+        let img = RgbImage::from_fn(96, 64, |x, _| if x < 48 { Rgb([255, 255, 255]) } else { Rgb([0, 0, 0]) });
+        let contract = ModelContract::new(1, 48, 48);
+        let input = preprocess(&DynamicImage::ImageRgb8(img), &contract);
+        assert_eq!(input.len(), contract.input_len());
+        let white = (1.0 - contract.mean) / contract.std;
+        let black = (0.0 - contract.mean) / contract.std;
+        assert!((input[0] - white).abs() < 1e-5, "{}", input[0]);
+        assert!((input[47] - black).abs() < 1e-5, "{}", input[47]);
+        assert!((input[47 * 48 + 2] - white).abs() < 1e-5);
+    }
+
+    #[test]
+    fn three_channel_models_get_the_gray_plane_three_times() {
+        let img = GrayImage::from_fn(48, 48, |x, y| image::Luma([(x * 5 + y) as u8]));
+        let contract = ModelContract::new(3, 48, 48);
+        let input = preprocess(&DynamicImage::ImageLuma8(img), &contract);
+        assert_eq!(input.len(), 3 * 48 * 48);
+        assert_eq!(input[..2304], input[2304..4608]);
+        assert_eq!(input[..2304], input[4608..]);
+        assert!((input[1] - normalize(5, &contract)).abs() < 1e-6);
+    }
+}

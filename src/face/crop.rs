@@ -1,0 +1,204 @@
+//! Cutting a found face out of the photo, upright and framed like the classifier's
+//! training faces, ready for [`crate::preprocess::preprocess`].
+
+use super::{Face, Point};
+use image::{imageops::FilterType, DynamicImage, Rgb, RgbImage};
+
+/// Side of the crop as a multiple of the detector box's larger side, so crops are
+/// framed like FER2013's faces, which the classifier learnt from: on 169 FER2013
+/// faces pasted into photos, the FER image was 1.22 times BlazeFace's box (median;
+/// 0.96-1.49 from the 10th to the 90th percentile; `measure_detection_by_face_size`
+/// in `tests/face_detection.rs`).
+pub const CROP_SCALE: f32 = 1.2;
+
+/// How far the crop centre sits above the box centre, as a fraction of the box
+/// height, along the upright face's vertical: the box runs from the brows to the
+/// chin, FER2013's frame includes the forehead (measured median 0.11).
+pub const CROP_SHIFT_UP: f32 = 0.1;
+
+/// Crops are at most this many pixels a side: the classifier reads 48x48, and the
+/// app shows crops as thumbnails.
+pub const MAX_CROP_SIDE: u32 = 256;
+
+/// The face's square crop, rotated so the eyes are level (the head's roll undone),
+/// with the margin of [`CROP_SCALE`]. Parts beyond the photo's edge repeat the edge.
+pub fn crop_face(photo: &DynamicImage, face: &Face) -> DynamicImage {
+    let side = face.rect.width.max(face.rect.height) * CROP_SCALE;
+    let (sin, cos) = face.roll.sin_cos();
+    let shift = CROP_SHIFT_UP * face.rect.height;
+    let c = face.rect.centre();
+    // The upright face's "up" is the photo's (sin, -cos) direction.
+    let centre = Point { x: c.x + shift * sin, y: c.y - shift * cos };
+    DynamicImage::ImageRgb8(rotated_square(photo, centre, side, face.roll))
+}
+
+/// The photo's largest centred square, for when no face is found (a photo that is
+/// already a face crop, for instance), at most [`MAX_CROP_SIDE`] a side.
+pub fn centre_square(photo: &DynamicImage) -> DynamicImage {
+    let side = photo.width().min(photo.height()).max(1);
+    let square = photo.crop_imm((photo.width() - side) / 2, (photo.height() - side) / 2, side, side);
+    DynamicImage::ImageRgb8(shrink(&square, MAX_CROP_SIDE, MAX_CROP_SIDE).to_rgb8())
+}
+
+/// Scales `img` to `width` x `height` if that makes it smaller: by area averaging
+/// for large reductions, a triangle filter for small ones.
+fn shrink(img: &DynamicImage, width: u32, height: u32) -> DynamicImage {
+    if img.width() <= width && img.height() <= height {
+        img.clone()
+    } else if img.width() >= 2 * width && img.height() >= 2 * height {
+        img.thumbnail_exact(width, height)
+    } else {
+        img.resize_exact(width, height, FilterType::Triangle)
+    }
+}
+
+/// The square of side `side` photo pixels centred on `centre` and turned by `angle`
+/// radians (its x axis along the photo's `(cos, sin)`), sampled upright.
+fn rotated_square(photo: &DynamicImage, centre: Point, side: f32, angle: f32) -> RgbImage {
+    let side = side.max(1.0);
+    let out = (side.round() as u32).clamp(1, MAX_CROP_SIDE);
+    let (sin, cos) = angle.sin_cos();
+
+    // Only the axis-aligned region around the turned square is read (and, for a big
+    // face, first shrunk so each output pixel averages the photo pixels it covers).
+    let reach = side / 2.0 * (cos.abs() + sin.abs()) + 2.0;
+    let x0 = (centre.x - reach).floor().clamp(0.0, photo.width().saturating_sub(1) as f32) as u32;
+    let y0 = (centre.y - reach).floor().clamp(0.0, photo.height().saturating_sub(1) as f32) as u32;
+    let x1 = ((centre.x + reach).ceil() as u32).clamp(x0 + 1, photo.width().max(1));
+    let y1 = ((centre.y + reach).ceil() as u32).clamp(y0 + 1, photo.height().max(1));
+    let region = photo.crop_imm(x0, y0, x1 - x0, y1 - y0);
+    let shrink_by = (out as f32 / side).min(1.0);
+    let target = |len: u32| ((len as f32 * shrink_by).round() as u32).max(1);
+    let region = shrink(&region, target(region.width()), target(region.height())).to_rgb8();
+    // Region pixels per photo pixel, per axis.
+    let kx = region.width() as f32 / (x1 - x0) as f32;
+    let ky = region.height() as f32 / (y1 - y0) as f32;
+    let (cx, cy) = ((centre.x - x0 as f32) * kx, (centre.y - y0 as f32) * ky);
+    let step = side / out as f32;
+
+    RgbImage::from_fn(out, out, |u, v| {
+        let du = (u as f32 + 0.5 - out as f32 / 2.0) * step;
+        let dv = (v as f32 + 0.5 - out as f32 / 2.0) * step;
+        let sx = cx + (du * cos - dv * sin) * kx;
+        let sy = cy + (du * sin + dv * cos) * ky;
+        bilinear(&region, sx, sy)
+    })
+}
+
+/// The colour at a continuous position (pixel centres at +0.5), edges repeated.
+fn bilinear(img: &RgbImage, x: f32, y: f32) -> Rgb<u8> {
+    let (w, h) = (img.width() as i64, img.height() as i64);
+    let (fx, fy) = (x - 0.5, y - 0.5);
+    let (ix, iy) = (fx.floor(), fy.floor());
+    let (ax, ay) = (fx - ix, fy - iy);
+    let at = |dx: i64, dy: i64| {
+        let px = (ix as i64 + dx).clamp(0, w - 1) as u32;
+        let py = (iy as i64 + dy).clamp(0, h - 1) as u32;
+        img.get_pixel(px, py).0
+    };
+    let (p00, p10, p01, p11) = (at(0, 0), at(1, 0), at(0, 1), at(1, 1));
+    let mut out = [0u8; 3];
+    for c in 0..3 {
+        let top = p00[c] as f32 * (1.0 - ax) + p10[c] as f32 * ax;
+        let bottom = p01[c] as f32 * (1.0 - ax) + p11[c] as f32 * ax;
+        out[c] = (top * (1.0 - ay) + bottom * ay).round().clamp(0.0, 255.0) as u8;
+    }
+    Rgb(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::face::{Landmark, Rect};
+
+    /// A white photo with two dark 6 px "eyes" at `right` and `left`.
+    fn photo_with_eyes(right: Point, left: Point) -> DynamicImage {
+        let img = RgbImage::from_fn(300, 240, |x, y| {
+            let near = |p: Point| (x as f32 + 0.5 - p.x).hypot(y as f32 + 0.5 - p.y) < 6.0;
+            if near(right) || near(left) {
+                Rgb([0, 0, 0])
+            } else {
+                Rgb([255, 255, 255])
+            }
+        });
+        DynamicImage::ImageRgb8(img)
+    }
+
+    fn face_with_eyes(right: Point, left: Point) -> Face {
+        let mut kp = [Point::default(); 6];
+        kp[Landmark::RightEye as usize] = right;
+        kp[Landmark::LeftEye as usize] = left;
+        let c = Point { x: (right.x + left.x) / 2.0, y: (right.y + left.y) / 2.0 };
+        Face::new(Rect { x: c.x - 50.0, y: c.y - 50.0, width: 100.0, height: 100.0 }, 0.9, kp)
+    }
+
+    /// Centroid of the dark pixels in one half of the crop.
+    fn dark_centroid(img: &RgbImage, left_half: bool) -> (f32, f32) {
+        let (mut sx, mut sy, mut n) = (0.0, 0.0, 0.0);
+        for (x, y, p) in img.enumerate_pixels() {
+            if p[0] < 128 && ((x < img.width() / 2) == left_half) {
+                sx += x as f32;
+                sy += y as f32;
+                n += 1.0;
+            }
+        }
+        assert!(n > 0.0, "no eye in this half");
+        (sx / n, sy / n)
+    }
+
+    #[test]
+    fn a_tilted_eye_pair_comes_out_level() {
+        // Eyes 60 px apart on a line tilted by 30 degrees (down to the right).
+        let angle = 30f32.to_radians();
+        let right = Point { x: 120.0, y: 100.0 };
+        let left = Point { x: 120.0 + 60.0 * angle.cos(), y: 100.0 + 60.0 * angle.sin() };
+        let face = face_with_eyes(right, left);
+        assert!((face.roll - angle).abs() < 1e-5);
+        let crop = crop_face(&photo_with_eyes(right, left), &face).to_rgb8();
+        let side = (100.0 * CROP_SCALE).round() as u32;
+        assert_eq!(crop.dimensions(), (side, side));
+        let (r, l) = (dark_centroid(&crop, true), dark_centroid(&crop, false));
+        assert!((r.1 - l.1).abs() < 1.0, "eyes not level: {r:?} {l:?}");
+        assert!(((l.0 - r.0) - 60.0).abs() < 1.5, "eye distance kept at scale 1: {r:?} {l:?}");
+        // The eyes' midpoint (the box centre here) is centred across, and sits
+        // CROP_SHIFT_UP box heights below the middle, since the crop moves up the face.
+        assert!(((r.0 + l.0) / 2.0 - side as f32 / 2.0).abs() < 1.0);
+        let below = (r.1 + l.1) / 2.0 - side as f32 / 2.0;
+        assert!((below - CROP_SHIFT_UP * 100.0).abs() < 1.0, "{below}");
+    }
+
+    #[test]
+    fn level_eyes_are_not_turned_and_big_faces_are_shrunk() {
+        let (right, left) = (Point { x: 100.0, y: 120.0 }, Point { x: 200.0, y: 120.0 });
+        let mut face = face_with_eyes(right, left);
+        assert_eq!(face.roll, 0.0);
+        face.rect = Rect { x: 0.0, y: 0.0, width: 300.0, height: 240.0 };
+        let crop = crop_face(&photo_with_eyes(right, left), &face).to_rgb8();
+        assert_eq!(crop.dimensions(), (MAX_CROP_SIDE, MAX_CROP_SIDE));
+        let (r, l) = (dark_centroid(&crop, true), dark_centroid(&crop, false));
+        assert!((r.1 - l.1).abs() < 1.0);
+        // 100 px apart in the photo, 300 * 1.3 photo px over 256 crop px.
+        let expected = 100.0 * MAX_CROP_SIDE as f32 / (300.0 * CROP_SCALE);
+        assert!(((l.0 - r.0) - expected).abs() < 1.5, "{r:?} {l:?} vs {expected}");
+    }
+
+    #[test]
+    fn a_face_at_the_edge_repeats_the_edge() {
+        let img = DynamicImage::ImageRgb8(RgbImage::from_pixel(100, 100, Rgb([200, 10, 10])));
+        let face = Face::new(Rect { x: -40.0, y: -40.0, width: 60.0, height: 60.0 }, 0.9, [Point::default(); 6]);
+        let crop = crop_face(&img, &face).to_rgb8();
+        assert!(crop.pixels().all(|p| p.0 == [200, 10, 10]));
+    }
+
+    #[test]
+    fn centre_square_crops_the_middle_and_caps_the_size() {
+        // 300x100: a black middle third, white sides.
+        let img =
+            RgbImage::from_fn(300, 100, |x, _| if (100..200).contains(&x) { Rgb([0, 0, 0]) } else { Rgb([255; 3]) });
+        let sq = centre_square(&DynamicImage::ImageRgb8(img)).to_rgb8();
+        assert_eq!(sq.dimensions(), (100, 100));
+        assert!(sq.pixels().all(|p| p.0 == [0, 0, 0]));
+        let big = DynamicImage::ImageRgb8(RgbImage::new(1200, 900));
+        assert_eq!(centre_square(&big).width(), MAX_CROP_SIDE);
+    }
+}

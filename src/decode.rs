@@ -90,26 +90,40 @@ pub fn decode_image(bytes: &[u8], limits: &DecodeLimits) -> Result<DynamicImage,
     if !SUPPORTED.contains(&format) {
         return Err(DecodeError::Unsupported(format!("{format:?}").to_uppercase()));
     }
+    // The header's dimensions first: a too-large image is refused before any decoding,
+    // even when the file is cut short after its header.
+    if let Ok(size) = imagesize::blob_size(bytes) {
+        check_dimensions(size.width as u64, size.height as u64, limits)?;
+    }
     let mut reader = ImageReader::with_format(Cursor::new(bytes), format);
     let mut image_limits = Limits::default();
-    image_limits.max_image_width = Some(limits.max_side);
-    image_limits.max_image_height = Some(limits.max_side);
     image_limits.max_alloc = Some(limits.max_alloc);
-    // Dimensions are checked below with a friendlier message; keep the decoder's own
-    // limits as the safety net.
-    reader.limits(image_limits);
+    // The headers are read under the allocation limit only, so that an image too large
+    // gets the friendlier message below (the decoder would call it a limits error).
+    reader.limits(image_limits.clone());
     let mut decoder = reader.into_decoder().map_err(|e| classify(e, limits))?;
     let (width, height) = decoder.dimensions();
-    if width < limits.min_side || height < limits.min_side {
-        return Err(DecodeError::TooSmall { width, height, min: limits.min_side });
-    }
-    if width > limits.max_side || height > limits.max_side || width as u64 * height as u64 > limits.max_pixels {
-        return Err(DecodeError::TooLarge { width, height });
-    }
+    check_dimensions(width as u64, height as u64, limits)?;
+    // The decoder's own dimension limits stay as the safety net for the pixels.
+    image_limits.max_image_width = Some(limits.max_side);
+    image_limits.max_image_height = Some(limits.max_side);
+    decoder.set_limits(image_limits).map_err(|e| classify(e, limits))?;
     let orientation = decoder.orientation().unwrap_or(image::metadata::Orientation::NoTransforms);
     let mut img = DynamicImage::from_decoder(decoder).map_err(|e| classify(e, limits))?;
     img.apply_orientation(orientation);
     Ok(img)
+}
+
+/// Refuses images too small to hold a face or too large to decode in a browser tab.
+fn check_dimensions(width: u64, height: u64, limits: &DecodeLimits) -> Result<(), DecodeError> {
+    let (w, h) = (width.min(u32::MAX as u64) as u32, height.min(u32::MAX as u64) as u32);
+    if w < limits.min_side || h < limits.min_side {
+        return Err(DecodeError::TooSmall { width: w, height: h, min: limits.min_side });
+    }
+    if w > limits.max_side || h > limits.max_side || width * height > limits.max_pixels {
+        return Err(DecodeError::TooLarge { width: w, height: h });
+    }
+    Ok(())
 }
 
 fn classify(e: image::ImageError, _limits: &DecodeLimits) -> DecodeError {
@@ -188,6 +202,14 @@ mod tests {
         }
         let r = decode_image(&bytes, &DecodeLimits::default());
         assert!(matches!(r, Err(DecodeError::TooLarge { width: 20000, height: 20000 }) | Err(DecodeError::Corrupt(_))), "{r:?}");
+    }
+
+    #[test]
+    fn huge_dimensions_get_the_size_message_not_a_damage_one() {
+        let r = decode_image(&png_header(20000, 20000), &DecodeLimits::default());
+        assert_eq!(r, Err(DecodeError::TooLarge { width: 20000, height: 20000 }));
+        let wide = decode_image(&png_header(13000, 100), &DecodeLimits::default());
+        assert_eq!(wide, Err(DecodeError::TooLarge { width: 13000, height: 100 }));
     }
 
     fn png_header(w: u32, h: u32) -> Vec<u8> {

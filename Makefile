@@ -9,11 +9,15 @@ export PATH := $(CURDIR)/node_modules/.bin:$(HOME)/.cargo/bin:$(PATH)
 ADDRESS ?= 127.0.0.1
 PORT ?= 8080
 
-.PHONY: setup-web build serve test test-native test-web
+.PHONY: setup-web setup-torch build serve test test-core test-native test-web trainer
 
 ## Install what the web build and its tests need (only what is missing).
 setup-web:
 	scripts/setup-web.sh
+
+## Install libtorch (PyPI torch 2.11.0) for the trainer, into ~/.cache/mien/venv.
+setup-torch:
+	scripts/setup-torch.sh
 
 ## Build the web app into dist/ (release, no network).
 build: setup-web
@@ -27,8 +31,17 @@ serve: setup-web
 ## Everything CI runs.
 test: test-native test-web
 
-test-native:
+## The shared core, face finding and the shipped model: no libtorch needed.
+test-core: setup-web
 	cargo test
+
+## All native tests, the trainer's included (installs libtorch if missing).
+test-native: setup-web setup-torch
+	. scripts/torch-env.sh && cargo test --features train
+
+## The trainer binary (release): target/release/mien-train. See the README's "Training".
+trainer: setup-torch
+	. scripts/torch-env.sh && cargo build --release --features train --bin mien-train
 
 ## Build, then load the app in headless Chromium and check it.
 test-web: build

@@ -1,0 +1,236 @@
+//! Training-time augmentation of gray face images: flip, rotation, affine and
+//! perspective jitter, random crop with padding, random erasing. Each with its own
+//! probability; all geometry is one warp with bilinear sampling.
+
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, clap::Args)]
+pub struct Augment {
+    /// Probability of a horizontal flip.
+    #[arg(long, default_value_t = 0.5)]
+    pub flip_p: f64,
+    /// Probability of a rotation, and its largest angle in degrees.
+    #[arg(long, default_value_t = 0.5)]
+    pub rotate_p: f64,
+    #[arg(long, default_value_t = 10.0)]
+    pub rotate_deg: f64,
+    /// Probability of an affine jitter (scale +-`scale`, shear +-`shear_deg`).
+    #[arg(long, default_value_t = 0.5)]
+    pub affine_p: f64,
+    #[arg(long, default_value_t = 0.1)]
+    pub scale: f64,
+    #[arg(long, default_value_t = 5.0)]
+    pub shear_deg: f64,
+    /// Probability of a perspective jitter, and its strength (fraction of the side).
+    #[arg(long, default_value_t = 0.2)]
+    pub perspective_p: f64,
+    #[arg(long, default_value_t = 0.05)]
+    pub perspective: f64,
+    /// Probability of a random crop after padding by `crop_pad` pixels.
+    #[arg(long, default_value_t = 1.0)]
+    pub crop_p: f64,
+    #[arg(long, default_value_t = 4)]
+    pub crop_pad: u32,
+    /// Probability of erasing a random rectangle (2%..`erase_max_area` of the image).
+    #[arg(long, default_value_t = 0.5)]
+    pub erase_p: f64,
+    #[arg(long, default_value_t = 0.2)]
+    pub erase_max_area: f64,
+}
+
+impl Default for Augment {
+    /// The command line's defaults.
+    fn default() -> Self {
+        #[derive(clap::Parser)]
+        struct Defaults {
+            #[command(flatten)]
+            augment: Augment,
+        }
+        <Defaults as clap::Parser>::parse_from(["defaults"]).augment
+    }
+}
+
+impl Augment {
+    /// No augmentation at all.
+    pub fn none() -> Self {
+        Augment {
+            flip_p: 0.0,
+            rotate_p: 0.0,
+            rotate_deg: 0.0,
+            affine_p: 0.0,
+            scale: 0.0,
+            shear_deg: 0.0,
+            perspective_p: 0.0,
+            perspective: 0.0,
+            crop_p: 0.0,
+            crop_pad: 0,
+            erase_p: 0.0,
+            erase_max_area: 0.0,
+        }
+    }
+
+    /// Returns an augmented copy of a `h x w` gray image.
+    pub fn apply<R: Rng>(&self, src: &[u8], h: usize, w: usize, rng: &mut R) -> Vec<u8> {
+        let (cx, cy) = ((w as f64 - 1.0) / 2.0, (h as f64 - 1.0) / 2.0);
+        // Forward map from source to output coordinates, built around the centre.
+        let mut m = translate(-cx, -cy);
+        if rng.random_bool(self.flip_p.clamp(0.0, 1.0)) {
+            m = mul(&[[-1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]], &m);
+        }
+        if rng.random_bool(self.affine_p.clamp(0.0, 1.0)) {
+            let s = 1.0 + rng.random_range(-1.0..=1.0) * self.scale;
+            let sh = (rng.random_range(-1.0..=1.0) * self.shear_deg).to_radians().tan();
+            m = mul(&[[s, s * sh, 0.0], [0.0, s, 0.0], [0.0, 0.0, 1.0]], &m);
+        }
+        if rng.random_bool(self.rotate_p.clamp(0.0, 1.0)) {
+            let a = (rng.random_range(-1.0..=1.0) * self.rotate_deg).to_radians();
+            m = mul(&[[a.cos(), -a.sin(), 0.0], [a.sin(), a.cos(), 0.0], [0.0, 0.0, 1.0]], &m);
+        }
+        if rng.random_bool(self.perspective_p.clamp(0.0, 1.0)) {
+            let k = self.perspective / (w.max(h) as f64 / 2.0);
+            let (px, py) = (rng.random_range(-1.0..=1.0) * k, rng.random_range(-1.0..=1.0) * k);
+            m = mul(&[[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [px, py, 1.0]], &m);
+        }
+        let (mut tx, mut ty) = (cx, cy);
+        if self.crop_pad > 0 && rng.random_bool(self.crop_p.clamp(0.0, 1.0)) {
+            let p = self.crop_pad as i32;
+            tx += rng.random_range(-p..=p) as f64;
+            ty += rng.random_range(-p..=p) as f64;
+        }
+        m = mul(&translate(tx, ty), &m);
+        let mut out = warp(src, h, w, &invert(&m).unwrap_or(IDENTITY));
+        if rng.random_bool(self.erase_p.clamp(0.0, 1.0)) && self.erase_max_area > 0.02 {
+            erase(&mut out, h, w, self.erase_max_area, rng);
+        }
+        out
+    }
+}
+
+type Mat = [[f64; 3]; 3];
+const IDENTITY: Mat = [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]];
+
+fn translate(x: f64, y: f64) -> Mat {
+    [[1.0, 0.0, x], [0.0, 1.0, y], [0.0, 0.0, 1.0]]
+}
+
+fn mul(a: &Mat, b: &Mat) -> Mat {
+    let mut c = [[0.0; 3]; 3];
+    for i in 0..3 {
+        for j in 0..3 {
+            c[i][j] = (0..3).map(|k| a[i][k] * b[k][j]).sum();
+        }
+    }
+    c
+}
+
+fn invert(m: &Mat) -> Option<Mat> {
+    let det = m[0][0] * (m[1][1] * m[2][2] - m[1][2] * m[2][1]) - m[0][1] * (m[1][0] * m[2][2] - m[1][2] * m[2][0])
+        + m[0][2] * (m[1][0] * m[2][1] - m[1][1] * m[2][0]);
+    if det.abs() < 1e-12 {
+        return None;
+    }
+    let mut inv = [[0.0; 3]; 3];
+    for i in 0..3 {
+        for j in 0..3 {
+            let (r0, r1) = ([0, 1, 2].into_iter().filter(|&r| r != j).collect::<Vec<_>>(), [0, 1, 2].into_iter().filter(|&c| c != i).collect::<Vec<_>>());
+            let minor = m[r0[0]][r1[0]] * m[r0[1]][r1[1]] - m[r0[0]][r1[1]] * m[r0[1]][r1[0]];
+            let sign = if (i + j) % 2 == 0 { 1.0 } else { -1.0 };
+            inv[i][j] = sign * minor / det;
+        }
+    }
+    Some(inv)
+}
+
+/// Samples the source at `inv * (x, y, 1)` for every output pixel (bilinear, edges
+/// repeated outside the image).
+fn warp(src: &[u8], h: usize, w: usize, inv: &Mat) -> Vec<u8> {
+    let mut out = vec![0u8; h * w];
+    let px = |x: isize, y: isize| -> f64 {
+        let xc = x.clamp(0, w as isize - 1) as usize;
+        let yc = y.clamp(0, h as isize - 1) as usize;
+        src[yc * w + xc] as f64
+    };
+    for y in 0..h {
+        for x in 0..w {
+            let (xf, yf) = (x as f64, y as f64);
+            let z = inv[2][0] * xf + inv[2][1] * yf + inv[2][2];
+            let sx = (inv[0][0] * xf + inv[0][1] * yf + inv[0][2]) / z;
+            let sy = (inv[1][0] * xf + inv[1][1] * yf + inv[1][2]) / z;
+            let (x0, y0) = (sx.floor(), sy.floor());
+            let (fx, fy) = (sx - x0, sy - y0);
+            let (x0, y0) = (x0 as isize, y0 as isize);
+            let v = px(x0, y0) * (1.0 - fx) * (1.0 - fy)
+                + px(x0 + 1, y0) * fx * (1.0 - fy)
+                + px(x0, y0 + 1) * (1.0 - fx) * fy
+                + px(x0 + 1, y0 + 1) * fx * fy;
+            out[y * w + x] = v.round().clamp(0.0, 255.0) as u8;
+        }
+    }
+    out
+}
+
+fn erase<R: Rng>(img: &mut [u8], h: usize, w: usize, max_area: f64, rng: &mut R) {
+    let area = rng.random_range(0.02..max_area) * (h * w) as f64;
+    let aspect = rng.random_range(0.3f64.ln()..3.3f64.ln()).exp();
+    let eh = ((area * aspect).sqrt().round() as usize).clamp(1, h);
+    let ew = ((area / aspect).sqrt().round() as usize).clamp(1, w);
+    let (y0, x0) = (rng.random_range(0..=h - eh), rng.random_range(0..=w - ew));
+    for y in y0..y0 + eh {
+        for x in x0..x0 + ew {
+            img[y * w + x] = rng.random();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+
+    fn ramp(h: usize, w: usize) -> Vec<u8> {
+        (0..h * w).map(|i| ((i % w) * 255 / (w - 1)) as u8).collect()
+    }
+
+    #[test]
+    fn no_augmentation_is_the_identity() {
+        let img = ramp(48, 48);
+        let mut rng = rand::rngs::SmallRng::seed_from_u64(1);
+        assert_eq!(Augment::none().apply(&img, 48, 48, &mut rng), img);
+    }
+
+    #[test]
+    fn flip_mirrors_the_image() {
+        let img = ramp(48, 48);
+        let aug = Augment { flip_p: 1.0, ..Augment::none() };
+        let mut rng = rand::rngs::SmallRng::seed_from_u64(1);
+        let out = aug.apply(&img, 48, 48, &mut rng);
+        for y in 0..48 {
+            for x in 0..48 {
+                assert_eq!(out[y * 48 + x], img[y * 48 + 47 - x]);
+            }
+        }
+    }
+
+    #[test]
+    fn default_augmentation_keeps_the_picture_recognisable() {
+        let img = ramp(48, 48);
+        let aug = Augment { erase_p: 0.0, flip_p: 0.0, ..Augment::default() };
+        let mut rng = rand::rngs::SmallRng::seed_from_u64(7);
+        for _ in 0..20 {
+            let out = aug.apply(&img, 48, 48, &mut rng);
+            let mean_diff: f64 = out.iter().zip(&img).map(|(a, b)| (*a as f64 - *b as f64).abs()).sum::<f64>() / img.len() as f64;
+            assert!(mean_diff < 40.0, "{mean_diff}");
+        }
+    }
+
+    #[test]
+    fn erasing_changes_a_bounded_region() {
+        let img = vec![128u8; 48 * 48];
+        let aug = Augment { erase_p: 1.0, erase_max_area: 0.2, ..Augment::none() };
+        let mut rng = rand::rngs::SmallRng::seed_from_u64(3);
+        let out = aug.apply(&img, 48, 48, &mut rng);
+        let changed = out.iter().filter(|&&v| v != 128).count();
+        assert!(changed > 0 && changed as f64 <= 0.21 * 2304.0, "{changed}");
+    }
+}

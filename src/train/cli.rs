@@ -1,0 +1,336 @@
+//! The `eval`, `export` and `describe` commands.
+
+use super::checkpoint;
+use super::data::{self, Dataset};
+use super::metrics::{self, Metrics};
+use super::model::Net;
+use super::plots::{self, Tile};
+use super::training;
+use crate::contract::{self, ModelContract};
+use crate::cpu::{CpuModel, TensorF32};
+use crate::emotions::{argmax, softmax};
+use crate::preprocess::pixels_to_input;
+use plotters::style::RGBColor;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+use tch::nn::ModuleT;
+
+#[derive(Clone, Copy, Debug, PartialEq, clap::ValueEnum)]
+pub enum Tta {
+    /// One view per face (what the app does).
+    None,
+    /// Average the face and its mirror image.
+    Flip,
+    /// Average the face, its mirror, and both shifted by 2 px in 4 directions (10 views).
+    Crops,
+}
+
+#[derive(Clone, Debug, clap::Args)]
+pub struct EvalArgs {
+    /// An exported model (.onnx, run by tract with the app's preprocessing)...
+    #[arg(long, conflicts_with = "run")]
+    pub model: Option<PathBuf>,
+    /// ...or a training run folder (its best weights, run by libtorch).
+    #[arg(long)]
+    pub run: Option<PathBuf>,
+    /// With --run: these weights instead of best.safetensors.
+    #[arg(long, requires = "run")]
+    pub weights: Option<PathBuf>,
+    /// An ImageFolder split: <dir>/<class>/<image> (e.g. data/fer2013/val).
+    #[arg(long)]
+    pub data: PathBuf,
+    /// Where to write metrics.json, report.txt, confusion.csv/png, samples.png.
+    #[arg(long, default_value = "results/eval")]
+    pub out: PathBuf,
+    /// FER+ vote counts: also report the distance to the annotators' shares.
+    #[arg(long)]
+    pub votes: Option<PathBuf>,
+    #[arg(long, value_enum, default_value_t = Tta::None)]
+    pub tta: Tta,
+    /// Faces in the sample-prediction grid.
+    #[arg(long, default_value_t = 24)]
+    pub samples: usize,
+    #[arg(long, default_value_t = 2)]
+    pub threads: usize,
+}
+
+/// Something that turns one face (gray pixels at the contract's size) into logits.
+enum Classifier {
+    Onnx(CpuModel),
+    Torch(Box<Net>, tch::nn::VarStore),
+}
+
+impl Classifier {
+    fn logits(&self, pixels: &[u8], contract: &ModelContract) -> Result<Vec<f32>, String> {
+        let input = pixels_to_input(pixels, contract);
+        match self {
+            Classifier::Onnx(m) => {
+                let out = m.run(&[TensorF32 { shape: contract.input_shape().to_vec(), data: input }])?;
+                out.into_iter().next().map(|t| t.data).ok_or_else(|| "the model gave no output".to_string())
+            }
+            Classifier::Torch(net, vs) => tch::no_grad(|| {
+                let shape: Vec<i64> = contract.input_shape().iter().map(|&d| d as i64).collect();
+                let x = tch::Tensor::from_slice(&input).view(shape.as_slice()).to_device(vs.device());
+                let y = net.forward_t(&x, false).to_device(tch::Device::Cpu).flatten(0, -1);
+                Vec::<f32>::try_from(y).map_err(|e| e.to_string())
+            }),
+        }
+    }
+}
+
+/// Views of a face for test-time augmentation.
+fn tta_views(pixels: &[u8], h: usize, w: usize, tta: Tta) -> Vec<Vec<u8>> {
+    let flip = |p: &[u8]| -> Vec<u8> { (0..h * w).map(|i| p[(i / w) * w + (w - 1 - i % w)]).collect() };
+    let shift = |p: &[u8], dx: i64, dy: i64| -> Vec<u8> {
+        (0..h * w)
+            .map(|i| {
+                let (y, x) = ((i / w) as i64 + dy, (i % w) as i64 + dx);
+                p[(y.clamp(0, h as i64 - 1) as usize) * w + x.clamp(0, w as i64 - 1) as usize]
+            })
+            .collect()
+    };
+    match tta {
+        Tta::None => vec![pixels.to_vec()],
+        Tta::Flip => vec![pixels.to_vec(), flip(pixels)],
+        Tta::Crops => {
+            let mut v = Vec::new();
+            for base in [pixels.to_vec(), flip(pixels)] {
+                v.push(base.clone());
+                for (dx, dy) in [(2, 0), (-2, 0), (0, 2), (0, -2)] {
+                    v.push(shift(&base, dx, dy));
+                }
+            }
+            v
+        }
+    }
+}
+
+/// Fractions of every image (softmax of the logits, averaged over TTA views).
+fn classify_all(clf: &Classifier, ds: &Dataset, contract: &ModelContract, tta: Tta) -> Result<Vec<Vec<f32>>, String> {
+    let mut out = Vec::with_capacity(ds.len());
+    for i in 0..ds.len() {
+        let views = tta_views(ds.image(i), ds.height, ds.width, tta);
+        let mut acc = vec![0f32; contract.labels.len()];
+        for v in &views {
+            for (a, p) in acc.iter_mut().zip(softmax(&clf.logits(v, contract)?)) {
+                *a += p / views.len() as f32;
+            }
+        }
+        out.push(acc);
+    }
+    Ok(out)
+}
+
+fn load_classifier(args: &EvalArgs) -> Result<(Classifier, ModelContract), String> {
+    match (&args.model, &args.run) {
+        (Some(path), _) => {
+            let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+            let contract = ModelContract::from_onnx_bytes(&bytes).map_err(|e| format!("{}: {e}", path.display()))?;
+            Ok((Classifier::Onnx(CpuModel::load(&bytes)?), contract))
+        }
+        (None, Some(run)) => {
+            let (vs, net, rc) = checkpoint::load_net(run, args.weights.as_deref(), tch::Device::Cpu)?;
+            Ok((Classifier::Torch(Box::new(net), vs), rc.contract()))
+        }
+        (None, None) => Err("give --model FILE.onnx or --run RUN_DIR".into()),
+    }
+}
+
+pub fn eval(args: &EvalArgs) -> Result<(), String> {
+    tch::set_num_threads(args.threads as i32);
+    let (clf, contract) = load_classifier(args)?;
+    let classes = data::list_classes(&args.data)?;
+    if classes != contract.labels {
+        return Err(format!("{} has classes {classes:?} but the model's labels are {:?}", args.data.display(), contract.labels));
+    }
+    let (mut ds, skipped) = data::load_split(&args.data, &classes, &contract, args.threads.max(1))?;
+    for s in &skipped {
+        eprintln!("skipped {}: {}", s.path.display(), s.reason);
+    }
+    if let Some(v) = &args.votes {
+        let votes = data::read_votes(v, &classes)?;
+        data::attach_votes(&mut ds, &votes);
+    }
+    let t = Instant::now();
+    let probs = classify_all(&clf, &ds, &contract, args.tta)?;
+    let secs = t.elapsed().as_secs_f64();
+    let m = metrics::compute(&classes, &probs, &ds.labels, &ds.votes);
+    let name = match (&args.model, &args.run) {
+        (Some(p), _) => p.display().to_string(),
+        (_, Some(r)) => r.display().to_string(),
+        _ => String::new(),
+    };
+    println!("{name} on {} (TTA {:?}, {} skipped files)\n", args.data.display(), args.tta, skipped.len());
+    println!("{}", m.report(&classes));
+    println!("{:.0} faces/s ({:.2} ms per face, {} threads)", ds.len() as f64 / secs, secs * 1000.0 / ds.len().max(1) as f64, args.threads);
+    write_eval_outputs(&args.out, &classes, &m, &ds, &probs, args, &name, secs)?;
+    println!("wrote {}", args.out.display());
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments)]
+fn write_eval_outputs(out: &Path, classes: &[String], m: &Metrics, ds: &Dataset, probs: &[Vec<f32>], args: &EvalArgs, name: &str, secs: f64) -> Result<(), String> {
+    std::fs::create_dir_all(out).map_err(|e| format!("{}: {e}", out.display()))?;
+    let w = |file: &str, text: String| std::fs::write(out.join(file), text).map_err(|e| format!("{}: {e}", out.join(file).display()));
+    let doc = serde_json::json!({
+        "model": name,
+        "data": args.data.display().to_string(),
+        "tta": format!("{:?}", args.tta).to_lowercase(),
+        "skipped_files": 0,
+        "seconds": secs,
+        "faces_per_second": ds.len() as f64 / secs,
+        "metrics": m,
+    });
+    w("metrics.json", serde_json::to_string_pretty(&doc).unwrap_or_default())?;
+    w("report.txt", m.report(classes))?;
+    w("confusion.csv", m.confusion_csv(classes))?;
+    plots::confusion_png(&out.join("confusion.png"), classes, &m.confusion, &format!("Confusion, accuracy {:.1}%", m.accuracy * 100.0))?;
+    // Sample predictions: spread over the set, as the notebook's show_samples.
+    let n = args.samples.min(ds.len());
+    let tiles: Vec<Tile> = (0..n)
+        .map(|j| {
+            let i = j * ds.len() / n.max(1);
+            let p = &probs[i];
+            let pred = argmax(p);
+            let ok = pred == ds.labels[i];
+            let mut order: Vec<usize> = (0..p.len()).collect();
+            order.sort_by(|a, b| p[*b].total_cmp(&p[*a]));
+            let color = if ok { RGBColor(20, 120, 40) } else { RGBColor(190, 30, 30) };
+            let mut caption = vec![(format!("true: {}", classes[ds.labels[i]]), RGBColor(0, 0, 0))];
+            for &c in order.iter().take(3) {
+                caption.push((format!("{} {:.0}%", classes[c], p[c] * 100.0), if c == pred { color } else { RGBColor(80, 80, 80) }));
+            }
+            Tile { pixels: ds.image(i), height: ds.height, width: ds.width, caption }
+        })
+        .collect();
+    plots::face_grid_png(&out.join("samples.png"), &tiles, 8, "Sample predictions (green: right, red: wrong)")
+}
+
+#[derive(Clone, Debug, clap::Args)]
+pub struct ExportArgs {
+    /// Training run folder.
+    #[arg(long)]
+    pub run: PathBuf,
+    /// Weights to export (default: the run's best.safetensors).
+    #[arg(long)]
+    pub weights: Option<PathBuf>,
+    /// Where to write the ONNX file.
+    #[arg(long, default_value = "public/models/mien.onnx")]
+    pub out: PathBuf,
+    /// Version string written into the metadata.
+    #[arg(long, default_value = "1")]
+    pub version: String,
+    /// Val split to measure the exported file on (its accuracy goes into the metadata).
+    #[arg(long)]
+    pub val: Option<PathBuf>,
+    /// What the weights were trained on, in words.
+    #[arg(long, default_value = "FER2013 train split (28,709 faces, 48x48 gray)")]
+    pub trained_on: String,
+    #[arg(long, default_value_t = 2)]
+    pub threads: usize,
+}
+
+/// Exports, then checks the file with tract against libtorch before writing it.
+pub fn export(args: &ExportArgs) -> Result<(), String> {
+    tch::set_num_threads(args.threads as i32);
+    let (_vs, net, rc) = checkpoint::load_net(&args.run, args.weights.as_deref(), tch::Device::Cpu)?;
+    let mut contract = rc.contract();
+    contract.model_version = args.version.clone();
+    contract.trained_on = args.trained_on.clone();
+    let input = contract::self_test_input(&contract);
+    let reference = torch_logits(&net, &input, &contract)?;
+    contract.self_test_logits = Some(reference.clone());
+    let mut model = super::export::to_onnx(&net, &contract);
+    let bytes = model.to_bytes();
+    let tract = CpuModel::load(&bytes)?;
+    let got = tract.run(&[TensorF32 { shape: contract.input_shape().to_vec(), data: input }])?;
+    let diff = max_abs_diff(&got[0].data, &reference);
+    if diff > 1e-3 {
+        return Err(format!("the exported graph disagrees with libtorch (max abs diff {diff:e}); not written"));
+    }
+    println!("export check: tract vs libtorch max abs diff {diff:.2e}");
+    if let Some(val) = &args.val {
+        let classes = data::list_classes(val)?;
+        let (ds, _) = data::load_split(val, &classes, &contract, args.threads.max(1))?;
+        let probs = classify_all(&Classifier::Onnx(tract), &ds, &contract, Tta::None)?;
+        let m = metrics::compute(&classes, &probs, &ds.labels, &ds.votes);
+        println!("exported model on {}: accuracy {:.2}%, macro-F1 {:.4}", val.display(), m.accuracy * 100.0, m.macro_f1);
+        contract.val_accuracy = Some(m.accuracy as f32);
+        contract.val_macro_f1 = Some(m.macro_f1 as f32);
+        contract.write_to(&mut model);
+    }
+    if let Some(dir) = args.out.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    }
+    let bytes = model.to_bytes();
+    std::fs::write(&args.out, &bytes).map_err(|e| format!("{}: {e}", args.out.display()))?;
+    println!("wrote {} ({:.1} MB)", args.out.display(), bytes.len() as f64 / 1e6);
+    Ok(())
+}
+
+/// Logits of libtorch's eval-mode forward pass for one input.
+pub fn torch_logits(net: &Net, input: &[f32], contract: &ModelContract) -> Result<Vec<f32>, String> {
+    let shape: Vec<i64> = contract.input_shape().iter().map(|&d| d as i64).collect();
+    tch::no_grad(|| {
+        let x = tch::Tensor::from_slice(input).view(shape.as_slice());
+        Vec::<f32>::try_from(net.forward_t(&x, false).flatten(0, -1)).map_err(|e| e.to_string())
+    })
+}
+
+pub fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
+    a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
+}
+
+#[derive(Clone, Debug, clap::Args)]
+pub struct DescribeArgs {
+    /// Dataset root (train/ and val/) or a single split folder.
+    #[arg(long)]
+    pub data: PathBuf,
+    #[arg(long, default_value = "results/dataset")]
+    pub out: PathBuf,
+    /// Example faces per class.
+    #[arg(long, default_value_t = 8)]
+    pub per_class: usize,
+}
+
+/// The notebook's dataset pictures: class distribution per split, example grid per class.
+pub fn describe(args: &DescribeArgs) -> Result<(), String> {
+    let splits: Vec<PathBuf> = if args.data.join("train").is_dir() {
+        ["train", "val"].iter().map(|s| args.data.join(s)).filter(|p| p.is_dir()).collect()
+    } else {
+        vec![args.data.clone()]
+    };
+    std::fs::create_dir_all(&args.out).map_err(|e| format!("{}: {e}", args.out.display()))?;
+    for split in splits {
+        let name = split.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let classes = data::list_classes(&split)?;
+        let contract = ModelContract { labels: classes.clone(), ..ModelContract::new(1, 48, 48) };
+        let (ds, skipped) = data::load_split(&split, &classes, &contract, 2)?;
+        let counts = ds.class_counts();
+        println!("{name}: {} images ({} unreadable)", ds.len(), skipped.len());
+        for (c, n) in classes.iter().zip(&counts) {
+            println!("  {c:<10} {n:>6}");
+        }
+        plots::class_distribution_png(&args.out.join(format!("{name}_classes.png")), &classes, &counts, &format!("{name}: images per class"))?;
+        let mut tiles = Vec::new();
+        for (c, class) in classes.iter().enumerate() {
+            let idx: Vec<usize> = (0..ds.len()).filter(|&i| ds.labels[i] == c).collect();
+            for j in 0..args.per_class.min(idx.len()) {
+                let i = idx[j * idx.len() / args.per_class.min(idx.len())];
+                tiles.push(Tile { pixels: ds.image(i), height: 48, width: 48, caption: vec![(class.clone(), RGBColor(0, 0, 0))] });
+            }
+        }
+        plots::face_grid_png(&args.out.join(format!("{name}_examples.png")), &tiles, args.per_class, &format!("{name}: examples per class"))?;
+    }
+    println!("wrote {}", args.out.display());
+    Ok(())
+}
+
+/// Eval through libtorch for a run, batched (used by tests and export checks).
+pub fn eval_run_fast(run: &Path, split: &Path) -> Result<Metrics, String> {
+    let (_vs, net, rc) = checkpoint::load_net(run, None, tch::Device::Cpu)?;
+    let contract = rc.contract();
+    let (ds, _) = data::load_split(split, &rc.labels, &contract, 2)?;
+    let probs = training::predict(&net, &ds, &contract, tch::Device::Cpu, false);
+    Ok(metrics::compute(&rc.labels, &probs, &ds.labels, &ds.votes))
+}

@@ -1,0 +1,163 @@
+//! Every hyper-parameter of a training run, as one command-line struct that is saved
+//! beside the weights (`config.json`), so each model can say exactly how it was made.
+
+use super::augment::Augment;
+use super::model::{Arch, ModelSpec};
+use super::optim::{OptimizerKind, Schedule};
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+
+#[derive(Clone, Debug, Serialize, Deserialize, clap::Args)]
+pub struct TrainConfig {
+    /// Dataset root with train/<class>/* and val/<class>/* (FER2013 / Kaggle layout).
+    #[arg(long)]
+    pub data: PathBuf,
+    /// Run folder: config, log, checkpoints and best weights go here.
+    #[arg(long, default_value = "runs/fer")]
+    pub out: PathBuf,
+    /// FER+ vote counts (ferplus_votes.csv): train on the annotators' vote shares.
+    #[arg(long)]
+    pub votes: Option<PathBuf>,
+    /// With --votes: target = w * vote shares + (1 - w) * folder label.
+    #[arg(long, default_value_t = 1.0)]
+    pub soft_weight: f64,
+
+    /// Network topology.
+    #[arg(long, value_enum, default_value_t = Arch::Fer)]
+    pub arch: Arch,
+    /// Input side in pixels (images are resized to it).
+    #[arg(long, default_value_t = 48)]
+    pub size: u32,
+    /// Input channels: 1 (gray) or 3 (gray repeated, for ImageNet-style weights).
+    #[arg(long, default_value_t = 1)]
+    pub channels: u32,
+    /// fer: stage widths, basic blocks per stage, stage strides, stem width.
+    #[arg(long, value_delimiter = ',')]
+    pub widths: Option<Vec<i64>>,
+    #[arg(long, value_delimiter = ',')]
+    pub blocks: Option<Vec<usize>>,
+    #[arg(long, value_delimiter = ',')]
+    pub strides: Option<Vec<i64>>,
+    #[arg(long)]
+    pub stem_width: Option<i64>,
+    /// torchvision archs: keep the 7x7/2 + max-pool ImageNet stem instead of the
+    /// small-input 3x3/1 stem.
+    #[arg(long)]
+    pub imagenet_stem: bool,
+    /// Dropout before the classifier head.
+    #[arg(long)]
+    pub dropout: Option<f64>,
+
+    #[arg(long, default_value_t = 60)]
+    pub epochs: usize,
+    #[arg(long, default_value_t = 64)]
+    pub batch_size: usize,
+    #[arg(long, value_enum, default_value_t = OptimizerKind::Sgd)]
+    pub optimizer: OptimizerKind,
+    /// Base learning rate.
+    #[arg(long, default_value_t = 0.05)]
+    pub lr: f64,
+    /// Learning rate of the classifier head (default: --lr).
+    #[arg(long)]
+    pub head_lr: Option<f64>,
+    #[arg(long, default_value_t = 0.9)]
+    pub momentum: f64,
+    /// Plain momentum instead of Nesterov's.
+    #[arg(long)]
+    pub no_nesterov: bool,
+    #[arg(long, default_value_t = 5e-4)]
+    pub weight_decay: f64,
+    #[arg(long, value_enum, default_value_t = Schedule::Cosine)]
+    pub schedule: Schedule,
+    #[arg(long, default_value_t = 2.0)]
+    pub warmup_epochs: f64,
+    /// Plateau schedule: epochs without val improvement before dividing the rate by 10.
+    #[arg(long, default_value_t = 4)]
+    pub patience: usize,
+    #[arg(long, default_value_t = 0.1)]
+    pub label_smoothing: f64,
+    /// Weight classes by (frequency)^-power: 0 = off, 0.5 = inverse square root, 1 = inverse.
+    #[arg(long, default_value_t = 0.0)]
+    pub class_weight_power: f64,
+
+    /// Initial weights (a checkpoint's .safetensors); tensors are matched by name and
+    /// shape, and the unmatched are listed.
+    #[arg(long)]
+    pub init: Option<PathBuf>,
+    /// Linear probe: freeze every layer but a new head.
+    #[arg(long)]
+    pub linear_probe: bool,
+    /// Freeze the stem and the first N residual stages (N = 1..).
+    #[arg(long, default_value_t = 0)]
+    pub freeze_stages: usize,
+
+    #[command(flatten)]
+    pub augment: Augment,
+
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// libtorch CPU threads (its OpenMP threads spin: never more than the free cores).
+    #[arg(long, default_value_t = 2)]
+    pub threads: usize,
+    /// cpu, cuda, or auto (cuda when available).
+    #[arg(long, default_value = "auto")]
+    pub device: String,
+    /// Continue from the last finished epoch in --out.
+    #[arg(long)]
+    pub resume: bool,
+    /// Use at most this many training images (quick experiments, tests).
+    #[arg(long)]
+    pub limit: Option<usize>,
+    /// A name for the model (written into the ONNX metadata on export).
+    #[arg(long, default_value = "mien-fer-resnet")]
+    pub name: String,
+}
+
+impl TrainConfig {
+    pub fn model_spec(&self, num_classes: usize) -> ModelSpec {
+        let mut spec = match self.arch {
+            Arch::Fer => ModelSpec::fer_default(self.channels, self.size, num_classes),
+            a => ModelSpec::torchvision(a, self.channels, self.size, num_classes, !self.imagenet_stem),
+        };
+        if self.arch == Arch::Fer {
+            if let Some(w) = &self.widths {
+                spec.widths = w.clone();
+            }
+            if let Some(b) = &self.blocks {
+                spec.blocks = b.clone();
+            }
+            if let Some(s) = &self.strides {
+                spec.strides = s.clone();
+            }
+            if let Some(s) = self.stem_width {
+                spec.stem_width = s;
+            }
+        }
+        if let Some(d) = self.dropout {
+            spec.dropout = d;
+        }
+        spec
+    }
+
+    pub fn validate(&self) -> Result<(), String> {
+        if self.channels != 1 && self.channels != 3 {
+            return Err("--channels must be 1 or 3".into());
+        }
+        if !(16..=512).contains(&self.size) {
+            return Err("--size must be between 16 and 512".into());
+        }
+        if self.arch == Arch::Fer {
+            let spec = self.model_spec(7);
+            if spec.widths.len() != spec.blocks.len() || spec.widths.len() != spec.strides.len() || spec.widths.is_empty() {
+                return Err("--widths, --blocks and --strides need the same, non-zero number of stages".into());
+            }
+        }
+        if self.epochs == 0 || self.batch_size == 0 {
+            return Err("--epochs and --batch-size must be positive".into());
+        }
+        if !(0.0..=1.0).contains(&self.soft_weight) {
+            return Err("--soft-weight must be in 0..1".into());
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,24 @@
+//! The trainer (native only, feature `train`): one concern per file.
+//!
+//! - [`config`]: every hyper-parameter, saved with the run;
+//! - [`model`]: the networks;
+//! - [`data`]: ImageFolder datasets and FER+ votes;
+//! - [`augment`]: training-time augmentation;
+//! - [`optim`]: optimisers and schedules with checkpointable state;
+//! - [`training`]: the loop;
+//! - [`checkpoint`]: run folders on disk;
+//! - [`metrics`]: accuracy, F1, confusion, calibration;
+//! - [`export`]: ONNX export under wonnx's constraints.
+
+pub mod augment;
+pub mod bench;
+pub mod cli;
+pub mod checkpoint;
+pub mod config;
+pub mod data;
+pub mod export;
+pub mod metrics;
+pub mod model;
+pub mod optim;
+pub mod plots;
+pub mod training;

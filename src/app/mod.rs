@@ -1,45 +1,110 @@
-//! The app shell: a title, the upload area, what is happening, and the promise
-//! that photos stay on this device. One component or job per file.
+//! The app: photos (one or a batch) or the webcam in, each face's expressions out,
+//! all computed in this page. One component or job per file:
+//!
+//! - `worker`: talking to an inference worker (`docs/worker-protocol.md`);
+//! - `models`: fetching the model files; `backend`: which engine runs them (GPU with a
+//!   self-test, else CPU), behind [`backend::Inference`]; `engine_bar`: showing and
+//!   switching it;
+//! - `pipeline`: a picture's faces and expressions (the shared core's steps);
+//! - `files`, `upload`: files in; `batch`: analysing them; `results`, `face`: one
+//!   photo's card and one face's reading; `table`: a batch's table and CSV;
+//! - `canvas`: pixels to and from `<canvas>`; `webcam`: live mode;
+//! - `about`: the model's description; `status`, `footer`: what happens, and the
+//!   privacy promise.
 
+mod about;
 mod backend;
+mod batch;
+mod canvas;
+mod engine_bar;
+mod face;
 mod files;
 mod footer;
-mod photo;
+mod models;
+mod pipeline;
+mod results;
 mod status;
+mod table;
 mod upload;
+mod webcam;
 mod worker;
 
 use leptos::prelude::*;
+use web_sys::File;
 
-use backend::BackendLine;
+use about::About;
+use backend::Backend;
+use batch::Batch;
+use engine_bar::EngineBar;
 use footer::PrivacyFooter;
+use results::PhotoCard;
 use status::{Status, StatusLine};
+use table::BatchTable;
 use upload::UploadArea;
-use worker::{BackendState, CpuWorker};
+use webcam::Webcam;
+
+/// The three views.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum View {
+    Photos,
+    Webcam,
+    About,
+}
+
+impl View {
+    const ALL: [View; 3] = [View::Photos, View::Webcam, View::About];
+
+    fn code(self) -> &'static str {
+        match self {
+            View::Photos => "photos",
+            View::Webcam => "webcam",
+            View::About => "about",
+        }
+    }
+
+    fn title(self) -> &'static str {
+        match self {
+            View::Photos => "Photos",
+            View::Webcam => "Webcam",
+            View::About => "About this model",
+        }
+    }
+}
 
 #[component]
 pub fn App() -> impl IntoView {
     let status = RwSignal::new(Status::info("Waiting for a photo."));
-    let backend = RwSignal::new(BackendState::Starting);
+    let backend = Backend::new();
+    let batch = Batch::new(status);
+    let view_shown = RwSignal::new(View::Photos);
+    backend.boot();
 
-    // The worker lives as long as the page (the store belongs to the app's owner);
-    // later requests go through it.
-    let _cpu = StoredValue::new_local(match CpuWorker::start(backend) {
-        Ok(worker) => Some(worker),
-        Err(message) => {
-            backend.set(BackendState::Failed(message));
-            None
-        }
+    let on_files = Callback::new(move |files: Vec<File>| {
+        view_shown.set(View::Photos);
+        batch.start(files, backend);
     });
+    let labels = Signal::derive(move || backend.contract.get().map(|c| c.labels).unwrap_or_default());
 
-    let on_reading =
-        Callback::new(move |name: String| status.set(Status::busy(format!("Reading {name}…"))));
-    let on_photo = Callback::new(move |read: Result<files::Photo, String>| {
-        status.set(match read {
-            Ok(photo) => photo::describe(&photo),
-            Err(message) => Status::error(message),
-        });
-    });
+    let tabs = View::ALL
+        .into_iter()
+        .map(|v| {
+            view! {
+                <button
+                    type="button"
+                    class="tab"
+                    id=format!("tab-{}", v.code())
+                    aria-controls=format!("view-{}", v.code())
+                    aria-pressed=move || (view_shown.get() == v).to_string()
+                    on:click=move |_| view_shown.set(v)
+                >
+                    {v.title()}
+                </button>
+            }
+        })
+        .collect_view();
+
+    let hidden = move |v: View| move || view_shown.get() != v;
+    let progress = move || batch.progress.get();
 
     view! {
         <main class="app">
@@ -47,9 +112,38 @@ pub fn App() -> impl IntoView {
                 <h1>"mien"</h1>
                 <p class="tagline">"Which expressions does a face show? Seven of them, measured in your browser."</p>
             </header>
-            <UploadArea on_reading=on_reading on_photo=on_photo />
-            <StatusLine status=status />
-            <BackendLine state=backend />
+            <nav class="tabs" aria-label="Views">{tabs}</nav>
+            <EngineBar backend=backend />
+
+            <section id="view-photos" class="view" aria-labelledby="tab-photos" hidden=hidden(View::Photos)>
+                <UploadArea on_files=on_files />
+                <div class="progress-slot">
+                    <StatusLine status=status />
+                    <progress
+                        id="batch-progress"
+                        class:idle=move || progress().is_none()
+                        max=move || progress().map_or(1, |(_, total)| total)
+                        value=move || progress().map_or(0, |(done, _)| done)
+                        aria-label="Photos analysed"
+                    ></progress>
+                </div>
+                <BatchTable batch=batch labels=labels />
+                <div class="photos" id="photos">
+                    <For
+                        each=move || batch.entries.get()
+                        key=|entry| entry.id
+                        children=move |entry| view! { <PhotoCard entry=entry batch=batch backend=backend /> }
+                    />
+                </div>
+            </section>
+
+            <section id="view-webcam" class="view" aria-labelledby="tab-webcam" hidden=hidden(View::Webcam)>
+                <Webcam backend=backend active=Signal::derive(move || view_shown.get() == View::Webcam) />
+            </section>
+
+            <section id="view-about" class="view" aria-labelledby="tab-about" hidden=hidden(View::About)>
+                <About contract=backend.contract visible=Signal::derive(move || view_shown.get() == View::About) />
+            </section>
         </main>
         <PrivacyFooter />
     }

@@ -1,36 +1,26 @@
-//! The upload area: drop a photo on it, choose one, or paste one anywhere on the page.
+//! The upload area: drop photos on it, choose them, or paste them anywhere on the page.
+//! Several photos at once make a batch.
 
 use leptos::ev;
 use leptos::prelude::*;
-use leptos::task::spawn_local;
 use wasm_bindgen::JsCast;
 use web_sys::{File, HtmlInputElement};
 
-use super::files::{self, Photo};
+use super::files::all_files;
 
 #[component]
 pub fn UploadArea(
-    /// Called with the file's name when reading starts.
-    on_reading: Callback<String>,
-    /// Called with the photo's bytes, or a sentence saying why it could not be read.
-    on_photo: Callback<Result<Photo, String>>,
+    /// Called with the files given (possibly none).
+    on_files: Callback<Vec<File>>,
 ) -> impl IntoView {
     let dragging = RwSignal::new(false);
-
-    let take = move |file: Option<File>| match file {
-        None => on_photo.run(Err(
-            "No file arrived; drop, choose or paste a photo.".to_string()
-        )),
-        Some(file) => {
-            on_reading.run(file.name());
-            spawn_local(async move { on_photo.run(files::read(file).await) });
-        }
-    };
+    let take = move |files: Vec<File>| on_files.run(files);
 
     let paste = window_event_listener(ev::paste, move |e| {
-        if let Some(file) = files::first_file(e.clipboard_data().and_then(|d| d.files())) {
+        let files = all_files(e.clipboard_data().and_then(|d| d.files()));
+        if !files.is_empty() {
             e.prevent_default();
-            take(Some(file));
+            take(files);
         }
     });
     on_cleanup(move || paste.remove());
@@ -48,7 +38,7 @@ pub fn UploadArea(
             on:drop=move |e| {
                 e.prevent_default();
                 dragging.set(false);
-                take(files::first_file(e.data_transfer().and_then(|d| d.files())));
+                take(all_files(e.data_transfer().and_then(|d| d.files())));
             }
         >
             <input
@@ -56,19 +46,21 @@ pub fn UploadArea(
                 class="visually-hidden"
                 type="file"
                 accept="image/*"
+                multiple
                 on:change=move |e| {
                     let input = e.target().and_then(|t| t.dyn_into::<HtmlInputElement>().ok());
                     if let Some(input) = input {
-                        take(files::first_file(input.files()));
+                        take(all_files(input.files()));
                         // Choosing the same file again should analyse it again.
                         input.set_value("");
                     }
                 }
             />
             <label for="photo-input" class="upload-label">
-                <span class="upload-title">"Drop a photo here, choose one, or paste it"</span>
+                <span class="upload-title">"Drop photos here, choose them, or paste one"</span>
+                <span class="upload-button" aria-hidden="true">"Choose photos"</span>
                 <span class="upload-detail">
-                    "mien finds the faces in it and measures seven expressions for each: "
+                    "mien finds the faces in each photo and measures seven expressions for each: "
                     "angry, disgust, fear, happy, neutral, sad and surprise. "
                     "All of it happens on this device."
                 </span>

@@ -1,85 +1,345 @@
-//! Starting the CPU inference worker (`src/bin/cpu-worker.rs`) and following its
-//! start-up messages (`docs/worker-protocol.md`).
+//! The app's side of one inference worker (`docs/worker-protocol.md`): start it, wait
+//! for its announcement, then send `load` and `run` requests and await their replies.
+//! Both workers (WebGPU and CPU) speak the same protocol, so one type serves both.
 
-use js_sys::Reflect;
-use leptos::prelude::*;
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::rc::Rc;
+
+use js_sys::{Array, Float32Array, Function, Object, Promise, Reflect, Uint8Array};
+use mien::tensor::TensorF32;
 use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::JsFuture;
 use web_sys::{ErrorEvent, MessageEvent, Worker};
 
 use super::files::js_error_text;
 
-/// The worker's start-up script (`public/cpu-worker-loader.js`).
-const CPU_WORKER_URL: &str = "cpu-worker-loader.js";
-
-/// What a worker said about itself.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum BackendState {
-    Starting,
-    Ready { backend: String, detail: String },
-    Unavailable { backend: String, message: String },
-    Failed(String),
+/// Which worker runs the models.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum EngineKind {
+    /// `gpu-worker/`: wonnx on WebGPU.
+    Gpu,
+    /// `src/bin/cpu-worker.rs`: tract on the CPU.
+    Cpu,
 }
 
-/// A running worker and the handlers that keep listening to it.
-pub struct CpuWorker {
-    #[allow(dead_code)]
+impl EngineKind {
+    /// The protocol's `backend` name, also used in the page's data attributes.
+    pub fn code(self) -> &'static str {
+        match self {
+            EngineKind::Gpu => "webgpu",
+            EngineKind::Cpu => "cpu",
+        }
+    }
+
+    /// For sentences: "running on the GPU (WebGPU)".
+    pub fn name(self) -> &'static str {
+        match self {
+            EngineKind::Gpu => "the GPU (WebGPU)",
+            EngineKind::Cpu => "the CPU",
+        }
+    }
+
+    /// The worker's start-up script, as trunk writes it into `dist/`.
+    fn script(self) -> &'static str {
+        match self {
+            EngineKind::Gpu => "./mien-gpu-worker_loader.js",
+            EngineKind::Cpu => "./cpu-worker-loader.js",
+        }
+    }
+}
+
+/// How long a worker may take to announce itself, load a model, or run one. Generous:
+/// SwiftShader (WebGPU on the CPU) on a busy 2-core machine compiles shaders slowly.
+const START_MS: i32 = 60_000;
+const LOAD_MS: i32 = 180_000;
+const RUN_MS: i32 = 90_000;
+
+/// Replies not yet received, and whether the worker can still answer.
+#[derive(Default)]
+struct Inbox {
+    /// `resolve` of each request's promise, by request id.
+    waiting: HashMap<u32, Function>,
+    /// `resolve` of the start-up announcement's promise.
+    announcement: Option<Function>,
+    /// Why the worker can no longer answer, once it cannot.
+    dead: Option<String>,
+}
+
+impl Inbox {
+    /// Marks the worker dead and answers everything still waiting with an error.
+    fn die(&mut self, why: &str) {
+        if self.dead.is_none() {
+            self.dead = Some(why.to_string());
+        }
+        let reply = error_object(why);
+        let waiting: Vec<Function> = self.waiting.drain().map(|(_, f)| f).chain(self.announcement.take()).collect();
+        for resolve in waiting {
+            let _ = resolve.call1(&JsValue::NULL, &reply);
+        }
+    }
+}
+
+/// One model run's outputs (in the order asked for) and the worker's own timing.
+pub struct Ran {
+    pub outputs: Vec<TensorF32>,
+    /// Milliseconds the worker spent, without messaging.
+    pub worker_ms: f64,
+}
+
+/// A started inference worker.
+pub struct Engine {
+    kind: EngineKind,
+    /// The worker's description of itself (e.g. its GPU adapter).
+    detail: String,
     worker: Worker,
+    next_id: Cell<u32>,
+    inbox: Rc<RefCell<Inbox>>,
     _on_message: Closure<dyn FnMut(MessageEvent)>,
     _on_error: Closure<dyn FnMut(ErrorEvent)>,
 }
 
-impl CpuWorker {
-    /// Starts the worker; its start-up messages land in `state`.
-    pub fn start(state: RwSignal<BackendState>) -> Result<Self, String> {
-        let worker = Worker::new(CPU_WORKER_URL)
-            .map_err(|e| format!("the browser refused to start it ({})", js_error_text(&e)))?;
-
-        let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
-            if let Some(next) = startup_state(&event.data()) {
-                state.set(next);
-            }
-        });
-        worker.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
-
-        let on_error = Closure::<dyn FnMut(ErrorEvent)>::new(move |event: ErrorEvent| {
-            let message = event.message();
-            let message = if message.is_empty() {
-                "its script could not run".to_string()
-            } else {
-                message
-            };
-            state.set(BackendState::Failed(message));
-        });
-        worker.set_onerror(Some(on_error.as_ref().unchecked_ref()));
-
-        Ok(CpuWorker {
-            worker,
-            _on_message: on_message,
-            _on_error: on_error,
-        })
+impl Drop for Engine {
+    fn drop(&mut self) {
+        self.worker.terminate();
     }
 }
 
-/// The new state announced by a message, if it announces one: `ready`,
-/// `unavailable`, or an `error` that belongs to no request (a crash).
-fn startup_state(data: &JsValue) -> Option<BackendState> {
-    let text = |key: &str| {
-        Reflect::get(data, &key.into())
-            .ok()
-            .and_then(|v| v.as_string())
-            .unwrap_or_default()
-    };
-    let has_id = Reflect::get(data, &"id".into()).is_ok_and(|v| v.as_f64().is_some());
-    match text("kind").as_str() {
-        "ready" => Some(BackendState::Ready {
-            backend: text("backend"),
-            detail: text("detail"),
-        }),
-        "unavailable" => Some(BackendState::Unavailable {
-            backend: text("backend"),
-            message: text("message"),
-        }),
-        "error" if !has_id => Some(BackendState::Failed(text("message"))),
-        _ => None,
+impl Engine {
+    /// Starts the worker and waits for it to say it is ready. Err: a sentence saying
+    /// why this engine cannot be used (the worker's `unavailable` message, a script
+    /// that failed to load, or no answer in time).
+    pub async fn start(kind: EngineKind) -> Result<Engine, String> {
+        let worker = Worker::new(kind.script())
+            .map_err(|e| format!("the browser refused to start its worker ({})", js_error_text(&e)))?;
+        let inbox = Rc::new(RefCell::new(Inbox::default()));
+
+        let messages = inbox.clone();
+        let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
+            deliver(&messages, event.data());
+        });
+        worker.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+
+        // Fires when the worker's script or wasm cannot be loaded or compiled.
+        let errors = inbox.clone();
+        let on_error = Closure::<dyn FnMut(ErrorEvent)>::new(move |event: ErrorEvent| {
+            event.prevent_default();
+            let message = event.message();
+            let why = if message.is_empty() {
+                "its worker could not be started".to_string()
+            } else {
+                format!("its worker failed: {message}")
+            };
+            errors.borrow_mut().die(&why);
+        });
+        worker.set_onerror(Some(on_error.as_ref().unchecked_ref()));
+
+        let mut resolver = None;
+        let announced = Promise::new(&mut |resolve, _| resolver = Some(resolve));
+        inbox.borrow_mut().announcement = resolver;
+        let mut engine = Engine {
+            kind,
+            detail: String::new(),
+            worker,
+            next_id: Cell::new(1),
+            inbox,
+            _on_message: on_message,
+            _on_error: on_error,
+        };
+
+        let reply = wait(announced, START_MS, "its worker did not start in time").await;
+        match text(&reply, "kind").as_str() {
+            "ready" => {
+                engine.detail = text(&reply, "detail");
+                Ok(engine)
+            }
+            "unavailable" => Err(text(&reply, "message")),
+            _ => Err(error_text(&reply)),
+        }
     }
+
+    pub fn kind(&self) -> EngineKind {
+        self.kind
+    }
+
+    pub fn detail(&self) -> &str {
+        &self.detail
+    }
+
+    /// Why the worker can no longer answer (it crashed, or stopped answering).
+    pub fn dead(&self) -> Option<String> {
+        self.inbox.borrow().dead.clone()
+    }
+
+    /// Loads an ONNX model under `name`; Ok: the worker's milliseconds.
+    pub async fn load(&self, name: &str, bytes: &[u8]) -> Result<f64, String> {
+        let data = Uint8Array::from(bytes);
+        let buffer = data.buffer();
+        let request = object(&[("kind", "load".into()), ("name", name.into()), ("bytes", buffer.clone().into())]);
+        let reply = self.request(request, Array::of1(&buffer), LOAD_MS).await?;
+        Ok(number(&reply, "ms"))
+    }
+
+    /// Runs the model loaded as `name` on named inputs; the outputs come back in the
+    /// order of `outputs`, checked against their shapes.
+    pub async fn run(&self, name: &str, inputs: &[(&str, &TensorF32)], outputs: &[&str]) -> Result<Ran, String> {
+        let list = Array::new();
+        let transfer = Array::new();
+        for (input, tensor) in inputs {
+            let data = Float32Array::from(tensor.data.as_slice());
+            transfer.push(&data.buffer());
+            let shape: Array = tensor.shape.iter().map(|&d| JsValue::from(d as f64)).collect();
+            list.push(&object(&[("name", (*input).into()), ("shape", shape.into()), ("data", data.into())]));
+        }
+        let wanted: Array = outputs.iter().map(|&o| JsValue::from_str(o)).collect();
+        let request = object(&[
+            ("kind", "run".into()),
+            ("name", name.into()),
+            ("inputs", list.into()),
+            ("outputs", wanted.into()),
+        ]);
+        let reply = self.request(request, transfer, RUN_MS).await?;
+        let got = Reflect::get(&reply, &"outputs".into()).unwrap_or(JsValue::UNDEFINED);
+        if !Array::is_array(&got) {
+            return Err(format!("the {} worker's reply to `{name}` has no outputs", self.kind.code()));
+        }
+        let got: Vec<JsValue> = Array::from(&got).iter().collect();
+        let tensors = outputs
+            .iter()
+            .map(|want| {
+                let output = got
+                    .iter()
+                    .find(|o| text(o, "name") == *want)
+                    .ok_or_else(|| format!("model `{name}` gave no output `{want}`"))?;
+                read_tensor(output).map_err(|e| format!("model `{name}`, output `{want}`: {e}"))
+            })
+            .collect::<Result<Vec<_>, String>>()?;
+        Ok(Ran { outputs: tensors, worker_ms: number(&reply, "ms") })
+    }
+
+    /// Sends one request and waits for its reply; Err: the worker's error message.
+    async fn request(&self, request: JsValue, transfer: Array, timeout_ms: i32) -> Result<JsValue, String> {
+        if let Some(why) = self.dead() {
+            return Err(why);
+        }
+        let id = self.next_id.get();
+        self.next_id.set(id.wrapping_add(1));
+        let _ = Reflect::set(&request, &"id".into(), &JsValue::from(id));
+        let mut resolver = None;
+        let replied = Promise::new(&mut |resolve, _| resolver = Some(resolve));
+        if let Some(resolve) = resolver {
+            self.inbox.borrow_mut().waiting.insert(id, resolve);
+        }
+        if let Err(e) = self.worker.post_message_with_transfer(&request, &transfer) {
+            self.inbox.borrow_mut().waiting.remove(&id);
+            return Err(format!("cannot send the request to the worker ({})", js_error_text(&e)));
+        }
+        let reply = wait(replied, timeout_ms, "").await;
+        if self.inbox.borrow_mut().waiting.remove(&id).is_some() {
+            // Timed out: whatever the worker is doing, it can no longer be trusted.
+            let why = format!("the {} worker stopped answering", self.kind.code());
+            self.inbox.borrow_mut().die(&why);
+            self.worker.terminate();
+            return Err(why);
+        }
+        match text(&reply, "kind").as_str() {
+            "error" => Err(error_text(&reply)),
+            _ => Ok(reply),
+        }
+    }
+}
+
+/// Hands a message from the worker to whoever waits for it.
+fn deliver(inbox: &Rc<RefCell<Inbox>>, data: JsValue) {
+    let kind = text(&data, "kind");
+    let id = Reflect::get(&data, &"id".into()).ok().and_then(|v| v.as_f64());
+    let resolve = {
+        let mut inbox = inbox.borrow_mut();
+        match (kind.as_str(), id) {
+            ("ready" | "unavailable", _) => inbox.announcement.take(),
+            (_, Some(id)) if id >= 0.0 && id <= u32::MAX as f64 => inbox.waiting.remove(&(id as u32)),
+            ("error", None) => {
+                // An error that belongs to no request: the worker crashed or cannot start.
+                inbox.die(&error_text(&data));
+                None
+            }
+            _ => None,
+        }
+    };
+    if let Some(resolve) = resolve {
+        let _ = resolve.call1(&JsValue::NULL, &data);
+    }
+}
+
+/// Waits for `promise`, or `ms` milliseconds; a timeout gives an error object with
+/// `why` (or, with an empty `why`, `undefined`, which the caller tells apart).
+async fn wait(promise: Promise, ms: i32, why: &str) -> JsValue {
+    let why = why.to_string();
+    let timeout = Promise::new(&mut |resolve, _| {
+        let value = if why.is_empty() { JsValue::UNDEFINED } else { error_object(&why) };
+        if let Some(window) = web_sys::window() {
+            let _ = window.set_timeout_with_callback_and_timeout_and_arguments_1(&resolve, ms, &value);
+        }
+    });
+    JsFuture::from(Promise::race(&Array::of2(&promise, &timeout))).await.unwrap_or(JsValue::UNDEFINED)
+}
+
+/// A tensor from `{ name, shape, data: Float32Array }`.
+fn read_tensor(value: &JsValue) -> Result<TensorF32, String> {
+    let shape = Reflect::get(value, &"shape".into()).unwrap_or(JsValue::UNDEFINED);
+    if !Array::is_array(&shape) {
+        return Err("no shape".into());
+    }
+    let shape = Array::from(&shape)
+        .iter()
+        .map(|d| d.as_f64().filter(|d| *d >= 0.0 && d.fract() == 0.0 && *d <= u32::MAX as f64).map(|d| d as usize))
+        .collect::<Option<Vec<usize>>>()
+        .ok_or("a shape that is not a list of sizes")?;
+    let data = Reflect::get(value, &"data".into())
+        .ok()
+        .and_then(|d| d.dyn_into::<Float32Array>().ok())
+        .ok_or("no Float32Array data")?
+        .to_vec();
+    let expected = shape.iter().try_fold(1usize, |n, &d| n.checked_mul(d));
+    if expected != Some(data.len()) {
+        return Err(format!("shape {shape:?} does not hold {} values", data.len()));
+    }
+    Ok(TensorF32 { shape, data })
+}
+
+fn error_object(message: &str) -> JsValue {
+    object(&[("kind", "error".into()), ("message", message.into())])
+}
+
+fn error_text(reply: &JsValue) -> String {
+    let message = text(reply, "message");
+    if message.is_empty() {
+        "the worker gave no answer".to_string()
+    } else {
+        message
+    }
+}
+
+fn object(fields: &[(&str, JsValue)]) -> JsValue {
+    let object = Object::new();
+    for (key, value) in fields {
+        // Setting a property of a fresh plain object cannot fail.
+        let _ = Reflect::set(&object, &JsValue::from_str(key), value);
+    }
+    object.into()
+}
+
+fn text(value: &JsValue, key: &str) -> String {
+    if !value.is_object() {
+        return String::new();
+    }
+    Reflect::get(value, &key.into()).ok().and_then(|v| v.as_string()).unwrap_or_default()
+}
+
+fn number(value: &JsValue, key: &str) -> f64 {
+    if !value.is_object() {
+        return f64::NAN;
+    }
+    Reflect::get(value, &key.into()).ok().and_then(|v| v.as_f64()).unwrap_or(f64::NAN)
 }

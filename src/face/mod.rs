@@ -4,7 +4,8 @@
 //! everything around it, the same way natively and in the browser:
 //!
 //! 1. [`prepare_blazeface`] rewrites the npm model file once so both runtimes load it;
-//! 2. [`FaceDetector::input`] letterboxes the photo into the model's square input;
+//! 2. [`downscale()`] brings a large photo to a working size once, then
+//!    [`FaceDetector::input`] letterboxes the photo into the model's square input;
 //! 3. the caller runs the model on that tensor;
 //! 4. [`FaceDetector::decode`] turns the raw outputs into [`Face`]s in photo pixels;
 //! 5. [`crop_face`] cuts each face out, upright, ready for [`crate::preprocess::preprocess`]
@@ -26,18 +27,20 @@
 //! Files: [`model`] (the model file and its variants), [`letterbox`] (photo to input
 //! tensor and back), [`anchors`], [`decode`] (raw outputs to candidates),
 //! [`nms`] (merging overlapping candidates), [`detector`] (the steps above behind one
-//! type), [`crop`] (face crops).
+//! type), [`crop`] (face crops), [`mod@downscale`] (large photos to a working size).
 
 pub mod anchors;
 pub mod crop;
 pub mod decode;
 pub mod detector;
+pub mod downscale;
 pub mod letterbox;
 pub mod model;
 pub mod nms;
 
 pub use crop::{centre_square, crop_face};
 pub use detector::FaceDetector;
+pub use downscale::{downscale, MAX_PHOTO_SIDE};
 pub use letterbox::Letterbox;
 pub use model::{prepare_blazeface, Variant};
 pub use nms::merge;

@@ -87,3 +87,38 @@ export function png(width, height) {
     chunk('IEND', Buffer.alloc(0)),
   ]);
 }
+
+// --- Files the app must refuse with a sentence (each made here, a few bytes) ---
+
+/** A PNG whose header claims `width` x `height` pixels, with no pixel data. */
+export function pngHeaderOnly(width, height) {
+  const header = Buffer.alloc(13);
+  header.writeUInt32BE(width, 0);
+  header.writeUInt32BE(height, 4);
+  header.set([8, 2, 0, 0, 0], 8);
+  return Buffer.concat([
+    Buffer.from([137, 80, 78, 71, 13, 10, 26, 10]),
+    chunk('IHDR', header),
+    chunk('IEND', Buffer.alloc(0)),
+  ]);
+}
+
+/**
+ * The bad inputs of the app's promise: each with the words its message must contain.
+ * A HEIC file is recognised by its `ftyp` box, so its first bytes suffice.
+ */
+export function badInputs() {
+  const corrupt = png(64, 64);
+  return [
+    { name: 'corrupt.png', mimeType: 'image/png', buffer: corrupt.subarray(0, corrupt.length - 40), words: 'damaged' },
+    { name: 'notes.txt', mimeType: 'text/plain', buffer: Buffer.from('not a photo at all'), words: 'not an image' },
+    {
+      name: 'holiday.heic',
+      mimeType: 'image/heic',
+      buffer: Buffer.concat([Buffer.from('\0\0\0\x18ftypheic\0\0\0\0mif1heic', 'latin1'), Buffer.alloc(64)]),
+      words: 'HEIC',
+    },
+    { name: 'dot.png', mimeType: 'image/png', buffer: png(1, 1), words: 'too small' },
+    { name: 'huge.png', mimeType: 'image/png', buffer: pngHeaderOnly(20000, 20000), words: 'too large' },
+  ];
+}

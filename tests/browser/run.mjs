@@ -1,24 +1,29 @@
-// Browser test of the built app (dist/): serves it, opens it in headless Chromium,
-// and checks the shell, the CPU worker's protocol and a photo's first steps.
-// Fails on any console error or uncaught exception. Run by `make test-web`.
+// Browser test of the built app (dist/): serves it and drives it in headless Chromium,
+// twice: once without WebGPU (the app must fall back to the CPU by itself, and the
+// rest of the app is checked there), once with SwiftShader's WebGPU (the GPU engine
+// must pass its self-test and give the CPU's numbers). Fails on any console error,
+// uncaught exception, failed request, or request to another origin. Run by `make test-web`.
 //
 //   node tests/browser/run.mjs [dist-dir]
 //
 // CHROMIUM overrides the browser (default /usr/bin/chromium); MIEN_URL tests a running
-// server instead of serving dist-dir (e.g. MIEN_URL=http://127.0.0.1:8080/ during `make serve`).
+// server instead of serving dist-dir (e.g. MIEN_URL=http://127.0.0.1:8080/ during
+// `make serve`); MIEN_SKIP_GPU=1 leaves out the WebGPU session (slow on SwiftShader).
+// Test photos are composed at test time from FER2013 faces (tests/browser/scenes.mjs).
 
-import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { chromium } from 'playwright-core';
+import { existsSync, readdirSync } from 'node:fs';
+import { join, relative, resolve } from 'node:path';
 
-import { png, tinyOnnx } from './fixtures.mjs';
+import { badInputs, png, tinyOnnx } from './fixtures.mjs';
+import { makeScenes } from './scenes.mjs';
 import { serve } from './server.mjs';
+import { openSession } from './session.mjs';
 
 const DIST = resolve(process.argv[2] ?? 'dist');
 const BROWSER = process.env.CHROMIUM ?? '/usr/bin/chromium';
-const TIMEOUT_MS = 60_000; // a cold wasm compile on a busy 2-core machine takes a while
+const TIMEOUT_MS = 120_000; // a cold wasm compile on a busy 2-core machine takes a while
+const GPU_TIMEOUT_MS = 300_000; // SwiftShader compiles and runs WebGPU shaders on the CPU
+const SAME_TOLERANCE = 1e-4; // GPU vs CPU fractions for the same face
 
 function fail(message) {
   console.error(`test-web: FAIL: ${message}`);
@@ -28,12 +33,12 @@ function fail(message) {
 if (!process.env.MIEN_URL && !existsSync(join(DIST, 'index.html'))) fail(`${DIST}/index.html is missing; run \`make build\` first`);
 if (!existsSync(BROWSER)) fail(`no browser at ${BROWSER}; run \`make setup-web\``);
 
-const checks = [];
+let passed = 0;
 async function check(name, body) {
   const started = Date.now();
   try {
     await body();
-    checks.push(name);
+    passed += 1;
     console.log(`  ok   ${name} (${Date.now() - started} ms)`);
   } catch (error) {
     throw new Error(`${name}: ${error.message ?? error}`);
@@ -44,50 +49,109 @@ function expect(condition, message) {
   if (!condition) throw new Error(message);
 }
 
+// --- Reading the page ---------------------------------------------------------
+
+/** Waits until the engine bar says `engine` is ready; fails if it settles otherwise. */
+async function engineReady(page, engine, timeout = TIMEOUT_MS) {
+  await page.waitForSelector(`#engine[data-state="ready"][data-engine="${engine}"], #engine[data-state="failed"]`, {
+    timeout,
+  });
+  const state = await page.getAttribute('#engine', 'data-state');
+  expect(state === 'ready', `engine failed: ${await page.textContent('#engine-status')}`);
+}
+
+/** Every photo card, with each face's exact numbers (from the data attributes). */
+function cards(page) {
+  return page.$$eval('article.photo', (articles) =>
+    articles.map((a) => ({
+      file: a.dataset.file,
+      state: a.dataset.state,
+      engine: a.dataset.engine,
+      detectMs: Number(a.dataset.detectMs),
+      detectModelMs: Number(a.dataset.detectModelMs),
+      text: a.textContent,
+      faces: [...a.querySelectorAll('li.face')].map((f) => ({
+        number: Number(f.dataset.face),
+        labels: f.dataset.labels.split(','),
+        fractions: f.dataset.fractions.split(',').map(Number),
+        top: f.dataset.top,
+        unsure: f.dataset.unsure === 'true',
+        box: f.dataset.box.split(',').map(Number),
+        classifyMs: Number(f.dataset.classifyMs),
+        classifyModelMs: Number(f.dataset.classifyModelMs),
+        bars: f.querySelectorAll('.share').length,
+        headline: f.querySelector('.reading')?.textContent ?? '',
+      })),
+    })),
+  );
+}
+
+/** Gives files to the file input and waits until every card has settled. */
+async function analyse(page, files, timeout = TIMEOUT_MS) {
+  await page.click('#tab-photos');
+  await page.setInputFiles('#photo-input', files);
+  return settled(page, files.length, timeout);
+}
+
+async function settled(page, count, timeout = TIMEOUT_MS) {
+  await page.waitForFunction(
+    (n) => {
+      const all = [...document.querySelectorAll('article.photo')];
+      return all.length === n && all.every((a) => ['done', 'no-face', 'error'].includes(a.dataset.state));
+    },
+    count,
+    { timeout },
+  );
+  return cards(page);
+}
+
+function checkFace(face, where) {
+  expect(face.labels.length === 7 && face.fractions.length === 7, `${where}: not 7 expressions: ${face.labels}`);
+  const sum = face.fractions.reduce((a, b) => a + b, 0);
+  expect(Math.abs(sum - 1) < 1e-4, `${where}: fractions sum to ${sum}`);
+  expect(face.fractions.every((f) => f >= 0 && f <= 1), `${where}: fractions out of range: ${face.fractions}`);
+  const best = face.labels[face.fractions.indexOf(Math.max(...face.fractions))];
+  expect(face.top === best, `${where}: top is ${face.top}, the largest fraction is ${best}`);
+  expect(face.bars === 7, `${where}: ${face.bars} bars`);
+  expect(face.unsure ? /unsure/i.test(face.headline) : face.headline.includes(face.top), `${where}: headline "${face.headline}"`);
+}
+
+const timings = [];
+function noteTimings(engine, card) {
+  for (const face of card.faces) {
+    timings.push({ engine, file: card.file, detect: card.detectMs, detectModel: card.detectModelMs, classify: face.classifyMs, classifyModel: face.classifyModelMs });
+  }
+}
+
+// --- The sessions ---------------------------------------------------------------
+
 const server = process.env.MIEN_URL
   ? { url: new URL(process.env.MIEN_URL).href, close: async () => {} }
   : await serve(DIST);
-const profile = await mkdtemp(join(tmpdir(), 'mien-chromium-'));
-const problems = new Set();
-const warnings = new Set();
-let context;
+const origin = new URL(server.url).origin;
+const siteFiles = new Set(['/']);
+if (!process.env.MIEN_URL) {
+  const walk = (dir) =>
+    readdirSync(dir, { withFileTypes: true }).forEach((e) =>
+      e.isDirectory() ? walk(join(dir, e.name)) : siteFiles.add('/' + relative(DIST, join(dir, e.name))),
+    );
+  walk(DIST);
+}
+let scenes;
+let session;
 
 try {
-  context = await chromium.launchPersistentContext(profile, {
-    executablePath: BROWSER,
-    headless: true,
-    args: [
-      '--no-sandbox',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
-  const page = context.pages()[0] ?? (await context.newPage());
-  const noteConsole = (where) => (msg) => {
-    if (msg.type() === 'error') problems.add(`console error (${where}): ${msg.text()}`);
-    if (msg.type() === 'warning') warnings.add(`console warning (${where}): ${msg.text()}`);
-  };
-  page.on('console', noteConsole('page'));
-  page.on('pageerror', (error) => problems.add(`uncaught exception (page): ${error.message}`));
-  page.on('worker', (worker) => worker.on('console', noteConsole(`worker ${worker.url()}`)));
-  page.on('requestfailed', (request) =>
-    problems.add(`request failed: ${request.url()} (${request.failure()?.errorText})`),
-  );
-  // Privacy: the page may talk to its own site only.
-  page.on('request', (request) => {
-    const url = request.url();
-    if (!url.startsWith(server.url) && !url.startsWith('blob:') && !url.startsWith('data:')) {
-      problems.add(`request to another origin: ${url}`);
-    }
-  });
-  page.on('response', (response) => {
-    if (response.status() >= 400) problems.add(`HTTP ${response.status()}: ${response.url()}`);
-  });
-
   console.log(`test-web: ${server.url} in ${BROWSER}`);
+
+  // ---- Session 1: no WebGPU (and Chromium's fake camera) ----
+  console.log('test-web: session without WebGPU');
+  session = await openSession({
+    browser: BROWSER,
+    origin,
+    flags: ['--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream'],
+  });
+  let { page } = session;
+  scenes = await makeScenes(session.context);
 
   await check('the shell renders', async () => {
     await page.goto(server.url, { waitUntil: 'load' });
@@ -95,35 +159,25 @@ try {
     expect((await page.title()).startsWith('mien'), `title is "${await page.title()}"`);
     expect((await page.textContent('h1')) === 'mien', 'the heading is not "mien"');
     const upload = await page.textContent('#upload');
-    for (const words of ['Drop a photo', 'choose', 'paste', 'on this device']) {
+    for (const words of ['Drop photos', 'choose', 'paste', 'on this device']) {
       expect(upload.includes(words), `the upload area does not say "${words}": ${upload}`);
     }
     expect(await page.isVisible('label[for="photo-input"]'), 'the upload label is not visible');
     const footer = await page.textContent('footer#privacy');
     expect(/never leave this device/.test(footer), `the footer does not promise privacy: ${footer}`);
     expect((await page.textContent('#status')).trim().length > 0, 'the status line is empty');
+    expect((await page.getAttribute('#status', 'aria-live')) === 'polite', 'the status line is not announced');
   });
 
-  await check('the CPU worker reports ready', async () => {
-    await page.waitForSelector('#backend-cpu:not([data-state="starting"])', { timeout: TIMEOUT_MS });
-    const state = await page.getAttribute('#backend-cpu', 'data-state');
-    expect(state === 'ready', `backend line: ${await page.textContent('#backend-cpu')}`);
-    expect((await page.textContent('#backend-cpu')).includes('tract'), 'the ready line does not name tract');
-  });
-
-  await check('a chosen photo is decoded in the page', async () => {
-    await page.setInputFiles('#photo-input', { name: 'gradient.png', mimeType: 'image/png', buffer: png(64, 40) });
-    await page.waitForFunction(() => document.querySelector('#status')?.textContent.includes('gradient.png:'));
-    const status = await page.textContent('#status');
-    expect(status.includes('64 × 40'), `status: ${status}`);
-    expect((await page.getAttribute('#status', 'data-tone')) === 'info', 'the status is not informational');
-  });
-
-  await check('a file that is not an image gets a sentence, not a crash', async () => {
-    const text = Buffer.from('not a photo');
-    await page.setInputFiles('#photo-input', { name: 'notes.txt', mimeType: 'text/plain', buffer: text });
-    await page.waitForSelector('#status[data-tone="error"]');
-    expect((await page.textContent('#status')).startsWith('notes.txt: '), 'the error does not name the file');
+  await check('without WebGPU the app falls back to the CPU by itself, and says so', async () => {
+    await engineReady(page, 'cpu');
+    const status = await page.textContent('#engine-status');
+    expect(status.includes('CPU') && status.includes('tract'), `engine line: ${status}`);
+    expect(await page.isVisible('#engine-note'), 'no note on why the GPU is not used');
+    const note = await page.textContent('#engine-note');
+    expect(/GPU is not used/.test(note) && /WebGPU/.test(note) && /CPU/.test(note), `note: ${note}`);
+    expect(await page.isChecked('#engine-cpu'), 'the CPU is not shown as chosen');
+    expect(await page.isDisabled('#engine-gpu'), 'the unusable GPU can still be chosen');
   });
 
   await check('the CPU worker follows docs/worker-protocol.md', async () => {
@@ -199,19 +253,227 @@ try {
     }
   });
 
-  for (const warning of warnings) console.log(`  note ${warning}`);
-  if (problems.size) {
-    const error = new Error(`the page reported problems:\n    ${[...problems].join('\n    ')}`);
-    problems.clear();
-    throw error;
+  let cpuTwo;
+  let analysisRequests;
+  await check('a photo with two faces gives two readings, a one-face photo one', async () => {
+    const from = session.requests.length;
+    const [two] = await analyse(page, [{ name: 'two.png', mimeType: 'image/png', buffer: scenes.two }]);
+    analysisRequests = session.requests.slice(from);
+    expect(two.state === 'done' && two.engine === 'cpu', `two.png: ${two.state} on ${two.engine}: ${two.text}`);
+    expect(two.faces.length === 2, `two.png: ${two.faces.length} faces: ${two.text}`);
+    two.faces.forEach((f, i) => checkFace(f, `two.png face ${i + 1}`));
+    expect(two.faces[0].box[0] < two.faces[1].box[0], 'faces are not numbered left to right');
+    expect((await page.$$('article.photo svg.boxes rect')).length === 2, 'not two boxes on the picture');
+    cpuTwo = two;
+    noteTimings('cpu', two);
+
+    const [one] = await analyse(page, [{ name: 'one.png', mimeType: 'image/png', buffer: scenes.one }]);
+    expect(one.state === 'done' && one.faces.length === 1, `one.png: ${one.faces.length} faces: ${one.text}`);
+    checkFace(one.faces[0], 'one.png');
+    // 2400x1800 is analysed at 2048x1536: the box is in those pixels, around the face.
+    const [x, y, w, h] = one.faces[0].box;
+    const cx = (x + w / 2) * (2400 / 2048);
+    const cy = (y + h / 2) * (2400 / 2048);
+    expect(Math.abs(cx - 1320) < 200 && Math.abs(cy - 864) < 200, `one.png: face box ${one.faces[0].box}`);
+    noteTimings('cpu', one);
+    const status = await page.textContent('#status');
+    expect(status.includes('one.png: 1 face found'), `status: ${status}`);
+  });
+
+  await check('no egress: analysing a photo asks nothing of any server, and sends no image', async () => {
+    expect(analysisRequests.length >= 0, 'no record');
+    for (const r of analysisRequests) {
+      expect(r.url.startsWith('blob:'), `while analysing, the page requested ${r.method} ${r.url}`);
+    }
+    for (const r of session.requests) {
+      if (r.url.startsWith('blob:') || r.url.startsWith('data:') || r.url === 'about:blank') continue;
+      const url = new URL(r.url);
+      expect(url.origin === origin, `request to another origin: ${r.url}`);
+      expect(r.method === 'GET' && !r.body?.length, `${r.method} ${r.url} with ${r.body?.length ?? 0} bytes`);
+      expect(!url.search, `a request carries a query: ${r.url}`);
+      if (siteFiles.size > 1) expect(siteFiles.has(url.pathname), `a request for something the site does not serve: ${r.url}`);
+    }
+    console.log(`       (${session.requests.length} requests in all: the site's own files; ${analysisRequests.length} while analysing, all blob:)`);
+  });
+
+  await check('each bad input gets a clear sentence, and the next photo still works', async () => {
+    for (const bad of badInputs()) {
+      const [card] = await analyse(page, [bad]);
+      expect(card.state === 'error', `${bad.name}: state ${card.state}: ${card.text}`);
+      expect(card.text.includes(bad.words), `${bad.name}: "${card.text}" lacks "${bad.words}"`);
+      const status = await page.textContent('#status');
+      expect(status.startsWith(`${bad.name}: `) && status.includes(bad.words), `${bad.name}: status "${status}"`);
+      expect((await page.getAttribute('#status', 'data-tone')) === 'error', `${bad.name}: status tone`);
+    }
+    const [good] = await analyse(page, [{ name: 'two-again.png', mimeType: 'image/png', buffer: scenes.two }]);
+    expect(good.state === 'done' && good.faces.length === 2, `after the bad inputs: ${good.text}`);
+  });
+
+  await check('several photos make a batch, with a results table and a CSV download', async () => {
+    const batch = await analyse(page, [
+      { name: 'two.png', mimeType: 'image/png', buffer: scenes.two },
+      { name: 'notes.txt', mimeType: 'text/plain', buffer: Buffer.from('no photo') },
+      { name: 'one.png', mimeType: 'image/png', buffer: scenes.one },
+    ]);
+    expect(batch.map((c) => c.state).join() === 'done,error,done', `states: ${batch.map((c) => c.state)}`);
+    expect(await page.isVisible('#batch-table'), 'no results table');
+    const rows = await page.$$eval('#batch-table tbody tr', (trs) => trs.map((tr) => [...tr.children].map((c) => c.textContent)));
+    expect(rows.length === 4, `table rows: ${JSON.stringify(rows)}`);
+    expect(rows[0][0] === 'two.png' && rows[0][1] === '1' && rows[1][1] === '2', `rows: ${JSON.stringify(rows)}`);
+    expect(rows[0].length === 10 && rows[0].slice(3).every((c) => /^\d+\.\d%$/.test(c)), `row: ${rows[0]}`);
+    expect(rows[2][0] === 'notes.txt' && rows[2][2].includes('not an image'), `error row: ${rows[2]}`);
+    const status = await page.textContent('#status');
+    expect(status.includes('3 photos analysed: 3 faces found; 1 could not be read'), `status: ${status}`);
+
+    const [download] = await Promise.all([page.waitForEvent('download'), page.click('#csv-download')]);
+    const csv = await new Promise((done, failed) =>
+      download.createReadStream().then((s) => {
+        const parts = [];
+        s.on('data', (d) => parts.push(d)).on('end', () => done(Buffer.concat(parts).toString())).on('error', failed);
+      }, failed),
+    );
+    const lines = csv.trim().split('\r\n');
+    expect(lines[0].startsWith('file,face,top_expression,unsure,angry_percent'), `CSV header: ${lines[0]}`);
+    expect(lines.length === 5, `CSV lines: ${lines.length}`);
+    const first = lines[1].split(',');
+    const sum = first.slice(4).reduce((a, b) => a + Number(b), 0);
+    expect(first[0] === 'two.png' && Math.abs(sum - 100) < 0.05, `CSV row: ${lines[1]}`);
+  });
+
+  await check('a picture without a face says so, and can be read whole (drop, FER-style crop)', async () => {
+    // A gradient, dropped on the upload area.
+    const drop = await page.evaluateHandle((bytes) => {
+      const data = new DataTransfer();
+      data.items.add(new File([Uint8Array.from(bytes)], 'gradient.png', { type: 'image/png' }));
+      return data;
+    }, Array.from(png(64, 40)));
+    await page.dispatchEvent('#upload', 'drop', { dataTransfer: drop });
+    let [card] = await settled(page, 1);
+    expect(card.state === 'no-face' && card.text.includes('No face found'), `gradient: ${card.state}: ${card.text}`);
+    await page.click('article.photo button.whole');
+    [card] = await settled(page, 1);
+    expect(card.state === 'done' && card.faces.length === 1, `read whole: ${card.text}`);
+    checkFace(card.faces[0], 'gradient read whole');
+
+    // A FER2013 face as in the dataset (48x48): found, or read whole on request.
+    [card] = await analyse(page, [{ name: 'fer.jpg', mimeType: 'image/jpeg', buffer: scenes.fer }]);
+    if (card.state === 'no-face') {
+      await page.click('article.photo button.whole');
+      [card] = await settled(page, 1);
+    }
+    expect(card.state === 'done' && card.faces.length === 1, `fer.jpg: ${card.state}: ${card.text}`);
+    checkFace(card.faces[0], 'fer.jpg');
+  });
+
+  await check('"About this model" shows the model file\'s own description (keyboard)', async () => {
+    await page.focus('#tab-about');
+    await page.keyboard.press('Enter');
+    await page.waitForSelector('#model-facts', { state: 'visible' });
+    const fact = (name) => page.textContent(`#model-facts [data-fact="${name}"]`);
+    const labels = await fact('labels');
+    for (const label of ['angry', 'disgust', 'fear', 'happy', 'neutral', 'sad', 'surprise']) {
+      expect(labels.includes(label), `labels: ${labels}`);
+    }
+    expect((await fact('name')).trim().length > 0, 'no model name');
+    expect(/\d+ × \d+ pixels/.test(await fact('input')), `input: ${await fact('input')}`);
+    const about = await page.textContent('#view-about');
+    for (const words of ['not a feeling', 'not a lie detector', 'FER2013 has known biases']) {
+      expect(about.includes(words), `the about view does not say "${words}"`);
+    }
+    expect(!(await page.isVisible('#view-photos')), 'the photos view is still shown');
+  });
+
+  await check('webcam mode runs on the (fake) camera with a frames-per-second readout', async () => {
+    await page.click('#tab-webcam');
+    await page.click('#webcam-start');
+    await page.waitForFunction(() => Number(document.querySelector('#webcam-fps')?.dataset.fps) > 0, null, {
+      timeout: TIMEOUT_MS,
+    });
+    // Let it run a few frames.
+    await page.waitForTimeout(1500);
+    const fps = await page.textContent('#webcam-fps');
+    expect(/^\d+(\.\d)? frames per second$/.test(fps), `fps readout: ${fps}`);
+    expect(await page.isHidden('#webcam-problem'), `problem: ${await page.textContent('#webcam-problem')}`);
+    console.log(`       (${fps} on the CPU, 640x480 fake camera, no face in view)`);
+    await page.click('#webcam-stop');
+    await page.waitForFunction(() => document.querySelector('#webcam-fps')?.textContent === 'Camera off.');
+  });
+
+  for (const warning of session.warnings) console.log(`  note ${warning}`);
+  if (session.problems.size) throw new Error(`the page reported problems:\n    ${[...session.problems].join('\n    ')}`);
+  await session.close();
+  session = null;
+
+  // ---- Session 2: WebGPU (SwiftShader), no camera ----
+  if (process.env.MIEN_SKIP_GPU) {
+    console.log('test-web: WebGPU session skipped (MIEN_SKIP_GPU)');
+  } else {
+    console.log('test-web: session with WebGPU (SwiftShader)');
+    session = await openSession({ browser: BROWSER, origin, flags: ['--enable-unsafe-webgpu'] });
+    page = session.page;
+
+    await check('with WebGPU, the GPU engine passes its self-test and runs the models', async () => {
+      await page.goto(server.url, { waitUntil: 'load' });
+      await engineReady(page, 'webgpu', GPU_TIMEOUT_MS);
+      const status = await page.textContent('#engine-status');
+      expect(status.includes('GPU') && status.includes('Self-test passed'), `engine line: ${status}`);
+      expect(await page.isHidden('#engine-note'), `note: ${await page.textContent('#engine-note')}`);
+      expect(await page.isChecked('#engine-gpu'), 'the GPU is not shown as chosen');
+    });
+
+    await check(`the GPU and the CPU give the same fractions for the same faces (within ${SAME_TOLERANCE})`, async () => {
+      const [gpu] = await analyse(page, [{ name: 'two.png', mimeType: 'image/png', buffer: scenes.two }], GPU_TIMEOUT_MS);
+      expect(gpu.state === 'done' && gpu.engine === 'webgpu', `GPU: ${gpu.state} on ${gpu.engine}: ${gpu.text}`);
+      noteTimings('webgpu', gpu);
+      // Switch with the keyboard: the radio button, then Space.
+      await page.focus('#engine-cpu');
+      await page.keyboard.press('Space');
+      await engineReady(page, 'cpu');
+      const [cpu] = await analyse(page, [{ name: 'two.png', mimeType: 'image/png', buffer: scenes.two }]);
+      expect(cpu.engine === 'cpu', `CPU run on ${cpu.engine}`);
+      for (const card of [gpu, cpu, cpuTwo]) expect(card.faces.length === 2, `${card.engine}: ${card.faces.length} faces`);
+      let worst = 0;
+      let worstBox = 0;
+      gpu.faces.forEach((g, i) => {
+        const c = cpu.faces[i];
+        checkFace(g, `GPU face ${i + 1}`);
+        g.fractions.forEach((f, k) => (worst = Math.max(worst, Math.abs(f - c.fractions[k]))));
+        g.box.forEach((v, k) => (worstBox = Math.max(worstBox, Math.abs(v - c.box[k]))));
+        // The CPU gives the same numbers in every session.
+        c.fractions.forEach((f, k) => expect(f === cpuTwo.faces[i].fractions[k], 'CPU fractions differ between runs'));
+      });
+      console.log(`       (largest fraction difference ${worst.toExponential(2)}, largest box difference ${worstBox.toFixed(4)} px)`);
+      expect(worst <= SAME_TOLERANCE, `GPU and CPU fractions differ by ${worst}`);
+    });
+
+    await check('webcam mode without a camera says so clearly', async () => {
+      await page.click('#tab-webcam');
+      await page.click('#webcam-start');
+      await page.waitForSelector('#webcam-problem:not([hidden])', { timeout: TIMEOUT_MS });
+      const problem = await page.textContent('#webcam-problem');
+      expect(/camera/i.test(problem) && problem.endsWith('.'), `problem: ${problem}`);
+      expect((await page.textContent('#webcam-fps')) === 'Camera off.', 'the camera is not shown as off');
+      console.log(`       ("${problem}")`);
+    });
+
+    for (const warning of session.warnings) console.log(`  note ${warning}`);
+    if (session.problems.size) throw new Error(`the page reported problems:\n    ${[...session.problems].join('\n    ')}`);
   }
-  console.log(`test-web: all ${checks.length} checks passed`);
+
+  if (timings.length) {
+    console.log('test-web: milliseconds per face (detection for the photo: wall/model; classification: wall/model)');
+    for (const t of timings) {
+      console.log(
+        `       ${t.engine.padEnd(6)} ${t.file.padEnd(8)} detect ${t.detect.toFixed(0)}/${t.detectModel.toFixed(0)}  classify ${t.classify.toFixed(0)}/${t.classifyModel.toFixed(0)}`,
+      );
+    }
+  }
+  console.log(`test-web: all ${passed} checks passed`);
 } catch (error) {
-  const extra = problems.size ? `\n  also seen:\n    ${[...problems].join('\n    ')}` : '';
+  const extra = session?.problems.size ? `\n  also seen:\n    ${[...session.problems].join('\n    ')}` : '';
   console.error(`test-web: FAIL: ${error.message}${extra}`);
   process.exitCode = 1;
 } finally {
-  await context?.close().catch(() => {});
+  await session?.close();
   await server.close();
-  await rm(profile, { recursive: true, force: true });
 }

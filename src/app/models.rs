@@ -1,0 +1,63 @@
+//! The model files, fetched once from this site: the expression classifier (whose
+//! contract says how to use it) and the BlazeFace face detectors.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use js_sys::Uint8Array;
+use mien::contract::ModelContract;
+use mien::face::{prepare_blazeface, Variant};
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::JsFuture;
+use web_sys::Response;
+
+use super::files::js_error_text;
+
+/// Where the classifier is served (`public/models/`).
+pub const CLASSIFIER_URL: &str = "models/mien.onnx";
+
+/// Where a BlazeFace model is served (copied from npm by `index.html`).
+fn detector_url(variant: Variant) -> String {
+    format!("models/blazeface/{}", variant.file_name())
+}
+
+/// Model bytes ready to hand to any engine.
+pub struct ModelFiles {
+    pub contract: ModelContract,
+    pub classifier: Vec<u8>,
+    /// Prepared for both runtimes ([`prepare_blazeface`]); fetched when first needed
+    /// (photos use `Back`, the webcam `Front`).
+    detectors: RefCell<Vec<(Variant, Rc<Vec<u8>>)>>,
+}
+
+impl ModelFiles {
+    /// Fetches the classifier and reads its contract.
+    pub async fn fetch() -> Result<ModelFiles, String> {
+        let classifier = fetch_bytes(CLASSIFIER_URL).await?;
+        let contract = ModelContract::from_onnx_bytes(&classifier).map_err(|e| format!("{CLASSIFIER_URL}: {e}"))?;
+        Ok(ModelFiles { contract, classifier, detectors: RefCell::new(Vec::new()) })
+    }
+
+    /// A face detector's prepared bytes, fetched on first use.
+    pub async fn detector(&self, variant: Variant) -> Result<Rc<Vec<u8>>, String> {
+        if let Some((_, bytes)) = self.detectors.borrow().iter().find(|(v, _)| *v == variant) {
+            return Ok(bytes.clone());
+        }
+        let url = detector_url(variant);
+        let bytes = Rc::new(prepare_blazeface(&fetch_bytes(&url).await?)?);
+        self.detectors.borrow_mut().push((variant, bytes.clone()));
+        Ok(bytes)
+    }
+}
+
+/// GETs a file of this site.
+async fn fetch_bytes(url: &str) -> Result<Vec<u8>, String> {
+    let failed = |e: wasm_bindgen::JsValue| format!("{url} could not be loaded ({})", js_error_text(&e));
+    let window = web_sys::window().ok_or("no window")?;
+    let response: Response = JsFuture::from(window.fetch_with_str(url)).await.map_err(failed)?.dyn_into().map_err(failed)?;
+    if !response.ok() {
+        return Err(format!("{url} could not be loaded (HTTP {})", response.status()));
+    }
+    let buffer = JsFuture::from(response.array_buffer().map_err(failed)?).await.map_err(failed)?;
+    Ok(Uint8Array::new(&buffer).to_vec())
+}

@@ -1,0 +1,117 @@
+// Test photos made at test time, never stored: FER2013 faces (read from the dataset
+// tarball, which is research-use only: nothing read or made from it is written to disk)
+// composed into larger scenes by the browser's own canvas, as PNG bytes.
+//
+// The scenes follow tests/face_detection.rs, where BlazeFace (Back) finds these faces
+// at these sizes, here scaled up to photo-like sizes.
+
+import { createReadStream, existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { createGunzip } from 'node:zlib';
+
+/** CI keeps the dataset beside the repository: ../shared/data. */
+export const FER_TARBALL = resolve(process.env.MIEN_FER_TARBALL ?? '../shared/data/fer2013.tar.gz');
+
+/** Clear, frontal, upright faces near the start of the archive (quick to reach). */
+const FACES = ['train/angry/Training_1021836.jpg', 'train/angry/Training_10334355.jpg', 'train/angry/Training_10740356.jpg'];
+
+/** The named files' bytes from a .tar.gz, reading only as far as needed. */
+async function fromTarball(path, names) {
+  if (!existsSync(path)) throw new Error(`${path} is missing: the FER2013 tarball must sit in ../shared/data`);
+  const found = new Map();
+  const stream = createReadStream(path).pipe(createGunzip());
+  let pending = Buffer.alloc(0);
+  let entry = null;
+  for await (const chunk of stream) {
+    pending = Buffer.concat([pending, chunk]);
+    for (;;) {
+      if (!entry) {
+        if (pending.length < 512) break;
+        const header = pending.subarray(0, 512);
+        pending = pending.subarray(512);
+        const field = (start, end) => header.subarray(start, end).toString('latin1').replace(/\0.*$/s, '');
+        const name = [field(345, 500), field(0, 100)].filter(Boolean).join('/');
+        const size = parseInt(field(124, 136).trim() || '0', 8);
+        entry = { name, size, padded: Math.ceil(size / 512) * 512 };
+      } else {
+        if (pending.length < entry.padded) break;
+        if (names.includes(entry.name)) found.set(entry.name, Buffer.from(pending.subarray(0, entry.size)));
+        pending = pending.subarray(entry.padded);
+        entry = null;
+        if (found.size === names.length) {
+          stream.destroy();
+          return names.map((n) => found.get(n));
+        }
+      }
+    }
+  }
+  throw new Error(`${names.filter((n) => !found.has(n)).join(', ')} not found in ${path}`);
+}
+
+/**
+ * The test photos, as PNG bytes, composed in a blank page of `context`:
+ * - `two`: 1280x840, two faces (340 and 300 px, the second turned by 12 degrees) on noise;
+ * - `one`: 2400x1800 (larger than the app's 2048 working size), one 1020 px face;
+ * - `fer`: one 48x48 FER2013 face as it is in the dataset (a pre-cropped face).
+ */
+export async function makeScenes(context) {
+  const faces = await fromTarball(FER_TARBALL, FACES);
+  const page = await context.newPage();
+  try {
+    const made = await page.evaluate(async (encoded) => {
+      const bitmaps = await Promise.all(
+        encoded.map((b64) => {
+          const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+          return createImageBitmap(new Blob([bytes], { type: 'image/jpeg' }));
+        }),
+      );
+      const toBase64 = async (blob) => {
+        const bytes = new Uint8Array(await blob.arrayBuffer());
+        let text = '';
+        for (let i = 0; i < bytes.length; i += 0x8000) text += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+        return btoa(text);
+      };
+      // A plain colour with deterministic noise of +-noise per channel, then faces.
+      const scene = (width, height, colour, noise, seed, placed) => {
+        const canvas = new OffscreenCanvas(width, height);
+        const ctx = canvas.getContext('2d');
+        const image = ctx.createImageData(width, height);
+        let state = seed >>> 0;
+        const random = () => {
+          state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
+          return state / 2 ** 32;
+        };
+        for (let i = 0; i < width * height; i++) {
+          for (let c = 0; c < 3; c++) image.data[i * 4 + c] = colour[c] + Math.round((random() * 2 - 1) * noise);
+          image.data[i * 4 + 3] = 255;
+        }
+        ctx.putImageData(image, 0, 0);
+        ctx.imageSmoothingQuality = 'high';
+        for (const p of placed) {
+          ctx.save();
+          ctx.translate(p.x, p.y);
+          ctx.rotate((p.degrees * Math.PI) / 180);
+          ctx.drawImage(bitmaps[p.face], -p.side / 2, -p.side / 2, p.side, p.side);
+          ctx.restore();
+        }
+        return canvas.convertToBlob({ type: 'image/png' }).then(toBase64);
+      };
+      return {
+        two: await scene(1280, 840, [90, 120, 150], 25, 1, [
+          { face: 0, x: 1280 * 0.27, y: 840 * 0.45, side: 340, degrees: 0 },
+          { face: 1, x: 1280 * 0.73, y: 840 * 0.55, side: 300, degrees: 12 },
+        ]),
+        one: await scene(2400, 1800, [200, 200, 200], 0, 2, [
+          { face: 2, x: 2400 * 0.55, y: 1800 * 0.48, side: 1020, degrees: 0 },
+        ]),
+      };
+    }, faces.map((f) => f.toString('base64')));
+    return {
+      two: Buffer.from(made.two, 'base64'),
+      one: Buffer.from(made.one, 'base64'),
+      fer: faces[2],
+    };
+  } finally {
+    await page.close();
+  }
+}

@@ -46,3 +46,59 @@ trainer: setup-torch
 ## Build, then load the app in headless Chromium and check it.
 test-web: build
 	node tests/browser/run.mjs
+
+# ===========================================================================
+# Benchmarks: see the README's "Benchmarks". Each one prints a table and writes
+# JSON under results/ (gitignored). No timing is ever tested: `bench-smoke` (run
+# by `make test`) only checks that every benchmark starts and finishes, with
+# BENCH_QUICK=1: a few runs each, a dev build of the trainer; its numbers mean nothing.
+# ===========================================================================
+.PHONY: bench bench-assets bench-data bench-trainer bench-browser bench-coldstart bench-train bench-eval bench-smoke
+
+export BENCH_QUICK
+BENCH_THREADS ?= 2
+bench_quick = $(filter-out 0,$(BENCH_QUICK))
+bench_sfx = $(if $(bench_quick),-quick)
+BENCH_TRAINER = $(or $(CARGO_TARGET_DIR),target)/$(if $(bench_quick),debug,release)/mien-train
+
+## All four benchmarks in full (tens of minutes on 2 cores).
+bench: bench-browser bench-coldstart bench-train bench-eval
+
+## The benchmarks' helper (bench/assets.rs): prepared BlazeFace files, a one-node
+## MatMul model and MAC counts in target/bench/models; the sample photo on demand.
+bench-assets:
+	cargo build --quiet --example bench-assets
+	mkdir -p target/bench && cp $(or $(CARGO_TARGET_DIR),target)/debug/examples/bench-assets target/bench/
+	target/bench/bench-assets models target/bench/models
+
+## FER2013 in data/ (gitignored) for bench-eval.
+bench-data:
+	@[ -d data/val ] || { echo "bench-data: unpacking ../shared/data/fer2013.tar.gz into data/"; mkdir -p data && tar -xzf ../shared/data/fer2013.tar.gz -C data; }
+
+bench-trainer: setup-torch
+	. scripts/torch-env.sh && cargo build $(if $(bench_quick),,--release) --features train --bin mien-train
+
+## In-browser inference per backend: mien's workers vs onnxruntime-web, same files.
+bench-browser: build bench-assets
+	node bench/browser.mjs
+
+## Navigation to the first result on a sample photo, and the bytes fetched: mien vs face-api.js.
+bench-coldstart: build bench-assets
+	node bench/coldstart.mjs
+
+## Trainer images/s vs the CPU's peak and vs PyTorch on the identical network.
+bench-train: bench-trainer
+	. scripts/torch-env.sh && $(BENCH_TRAINER) bench --archs fer --threads $(BENCH_THREADS) \
+	    $(if $(bench_quick),--steps 1 --batch-size 8 --matmul-size 256,--steps 30) \
+	    --json results/bench-train-mien$(bench_sfx).json \
+	  && python bench/train_torch.py results/bench-train-mien$(bench_sfx).json results/bench-train$(bench_sfx).json
+
+## Native eval faces/s of the shipped model (mien-train eval on data/val).
+bench-eval: bench-trainer bench-data bench-assets
+	. scripts/torch-env.sh && BENCH_TRAINER=$(BENCH_TRAINER) BENCH_THREADS=$(BENCH_THREADS) node bench/eval.mjs
+
+## Every benchmark once, tiny (part of `make test`).
+bench-smoke: BENCH_QUICK = 1
+bench-smoke: bench-browser bench-coldstart bench-train bench-eval
+
+test: bench-smoke

@@ -1,0 +1,89 @@
+//! The model the app ships (`public/models/mien.onnx`), evaluated natively on FER2013's
+//! `val/` split: its accuracy must be within one point of the accuracy written in its
+//! metadata, the number the app's "about this model" view shows.
+//!
+//! Uses the same code the app and `mien-train eval` use: the contract read from the
+//! file, the shared preprocessing and tract. Reads the faces straight from
+//! `../shared/data/fer2013.tar.gz`; nothing derived from them is written anywhere.
+
+use flate2::read::GzDecoder;
+use mien::contract::ModelContract;
+use mien::cpu::{CpuModel, TensorF32};
+use mien::emotions::argmax;
+use mien::preprocess::preprocess;
+use std::io::Read;
+
+const MODEL: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/public/models/mien.onnx");
+const FER_TARBALL: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/data/fer2013.tar.gz");
+
+/// Every `val/<class>/<file>` image in the tarball, as (label index, encoded bytes).
+fn val_images(labels: &[String]) -> Vec<(usize, Vec<u8>)> {
+    let file = std::fs::File::open(FER_TARBALL)
+        .unwrap_or_else(|e| panic!("cannot open {FER_TARBALL} ({e}): the FER2013 tarball must sit in ../shared/data"));
+    let mut archive = tar::Archive::new(GzDecoder::new(file));
+    let mut images = Vec::new();
+    for entry in archive.entries().expect("read the tarball") {
+        let mut entry = entry.expect("read a tarball entry");
+        let path = entry.path().expect("entry path").to_string_lossy().into_owned();
+        let parts: Vec<&str> = path.trim_start_matches("./").split('/').collect();
+        let [split, class, name] = parts[..] else { continue };
+        if split != "val" || name.is_empty() {
+            continue;
+        }
+        let label = labels
+            .iter()
+            .position(|l| l == class)
+            .unwrap_or_else(|| panic!("val/{class} is not one of the model's labels {labels:?}"));
+        let mut bytes = Vec::new();
+        entry.read_to_end(&mut bytes).expect("read an image from the tarball");
+        images.push((label, bytes));
+    }
+    images
+}
+
+/// How many of `images` the model classifies correctly.
+fn correct(bytes: &[u8], contract: &ModelContract, images: &[(usize, Vec<u8>)]) -> usize {
+    let model = CpuModel::load(bytes).expect("tract loads the shipped model");
+    images
+        .iter()
+        .filter(|(label, encoded)| {
+            let face = image::load_from_memory(encoded).expect("FER2013 images decode");
+            let input = TensorF32 { shape: contract.input_shape().to_vec(), data: preprocess(&face, contract) };
+            let outputs = model.run(&[input]).expect("the shipped model runs");
+            argmax(&outputs[0].data) == *label
+        })
+        .count()
+}
+
+#[test]
+fn shipped_model_scores_what_its_metadata_says_on_val() {
+    let bytes = std::fs::read(MODEL).unwrap_or_else(|e| panic!("cannot read {MODEL}: {e}"));
+    let contract = ModelContract::from_onnx_bytes(&bytes).expect("the shipped model carries the contract");
+    let claimed = contract.val_accuracy.expect("the shipped model states its val accuracy");
+
+    let images = val_images(&contract.labels);
+    assert!(images.len() > 3000, "expected FER2013's 3589 val images, found {}", images.len());
+
+    // Two halves on two threads: CI has 2 cores.
+    let (first, second) = images.split_at(images.len() / 2);
+    let right = std::thread::scope(|s| {
+        let a = s.spawn(|| correct(&bytes, &contract, first));
+        let b = s.spawn(|| correct(&bytes, &contract, second));
+        a.join().unwrap() + b.join().unwrap()
+    });
+    let measured = right as f32 / images.len() as f32;
+    println!(
+        "shipped model {} {}: {right}/{} = {:.2}% on val (metadata says {:.2}%)",
+        contract.model_name,
+        contract.model_version,
+        images.len(),
+        measured * 100.0,
+        claimed * 100.0
+    );
+    assert!(
+        (measured - claimed).abs() <= 0.01,
+        "measured {:.2}% on val, the metadata claims {:.2}%",
+        measured * 100.0,
+        claimed * 100.0
+    );
+}

@@ -9,22 +9,12 @@ import { extname, join, normalize, sep, resolve } from 'node:path';
 import { tmpdir, loadavg, cpus } from 'node:os';
 import { gzipSync, brotliCompressSync, constants as zlib } from 'node:zlib';
 import { execFileSync } from 'node:child_process';
+import { TYPES } from '../tests/browser/server.mjs';
+import { BASE_FLAGS } from '../tests/browser/session.mjs';
 
 export const QUICK = !!process.env.BENCH_QUICK && process.env.BENCH_QUICK !== '0';
 export const BROWSER = process.env.CHROMIUM ?? '/usr/bin/chromium';
 
-const TYPES = {
-  '.html': 'text/html; charset=utf-8',
-  '.js': 'text/javascript; charset=utf-8',
-  '.mjs': 'text/javascript; charset=utf-8',
-  '.wasm': 'application/wasm',
-  '.css': 'text/css; charset=utf-8',
-  '.svg': 'image/svg+xml',
-  '.json': 'application/json',
-  '.onnx': 'application/octet-stream',
-  '.bin': 'application/octet-stream',
-  '.png': 'image/png',
-};
 
 /** What a file counts as in the byte tables. */
 export function kindOf(path) {
@@ -93,12 +83,7 @@ export async function launch(chromium, { webgpu = true } = {}) {
   if (!existsSync(BROWSER)) throw new Error(`no browser at ${BROWSER}; run \`make setup-web\``);
   const profile = await mkdtemp(join(tmpdir(), 'mien-bench-'));
   const args = [
-    '--no-sandbox',
-    '--disable-quic',
-    '--no-first-run',
-    '--disable-background-networking',
-    '--disable-component-update',
-    '--disable-sync',
+    ...BASE_FLAGS,
     // Throttling would distort timings of pages that are not in the foreground.
     '--disable-background-timer-throttling',
     '--disable-renderer-backgrounding',

@@ -67,24 +67,11 @@ pub fn run(args: &BenchArgs) -> Result<(), String> {
         "architecture", "params", "MMAC/face", "train img/s", "eval img/s", "b1 ms/face", "onnx ms", "train GFLOP/s", "% matmul"
     );
     for &arch in &args.archs {
-        let mut spec = match arch {
+        let spec = match arch {
             Arch::Fer => ModelSpec::fer_default(args.channels, args.size, contract::NUM_CLASSES),
             a => ModelSpec::torchvision(a, args.channels, args.size, contract::NUM_CLASSES, true),
-        };
-        if arch == Arch::Fer {
-            if let Some(w) = &args.widths {
-                spec.widths = w.clone();
-            }
-            if let Some(b) = &args.blocks {
-                spec.blocks = b.clone();
-            }
-            if let Some(s) = &args.strides {
-                spec.strides = s.clone();
-            }
-            if let Some(s) = args.stem_width {
-                spec.stem_width = s;
-            }
         }
+        .with_fer_shape(&args.widths, &args.blocks, &args.strides, args.stem_width);
         let mut row = measure(&spec, args, device)?;
         // Training: forward + backward (about twice the forward) = 3 x 2 FLOP per MAC.
         let macs = row["macs"].as_f64().unwrap_or(0.0);

@@ -118,21 +118,8 @@ impl TrainConfig {
         let mut spec = match self.arch {
             Arch::Fer => ModelSpec::fer_default(self.channels, self.size, num_classes),
             a => ModelSpec::torchvision(a, self.channels, self.size, num_classes, !self.imagenet_stem),
-        };
-        if self.arch == Arch::Fer {
-            if let Some(w) = &self.widths {
-                spec.widths = w.clone();
-            }
-            if let Some(b) = &self.blocks {
-                spec.blocks = b.clone();
-            }
-            if let Some(s) = &self.strides {
-                spec.strides = s.clone();
-            }
-            if let Some(s) = self.stem_width {
-                spec.stem_width = s;
-            }
         }
+        .with_fer_shape(&self.widths, &self.blocks, &self.strides, self.stem_width);
         if let Some(d) = self.dropout {
             spec.dropout = d;
         }

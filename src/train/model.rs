@@ -53,6 +53,24 @@ impl ModelSpec {
         }
     }
 
+    /// `fer` with the command line's shape options applied (each `None` keeps the
+    /// default); other architectures are returned unchanged.
+    pub fn with_fer_shape(
+        mut self,
+        widths: &Option<Vec<i64>>,
+        blocks: &Option<Vec<usize>>,
+        strides: &Option<Vec<i64>>,
+        stem_width: Option<i64>,
+    ) -> Self {
+        if self.arch == Arch::Fer {
+            self.widths = widths.clone().unwrap_or(self.widths);
+            self.blocks = blocks.clone().unwrap_or(self.blocks);
+            self.strides = strides.clone().unwrap_or(self.strides);
+            self.stem_width = stem_width.unwrap_or(self.stem_width);
+        }
+        self
+    }
+
     pub fn torchvision(arch: Arch, channels: u32, size: u32, num_classes: usize, small_stem: bool) -> Self {
         let blocks = match arch {
             Arch::Resnet18 => vec![2, 2, 2, 2],

@@ -4,7 +4,8 @@ import { createServer } from 'node:http';
 import { readFile } from 'node:fs/promises';
 import { extname, join, normalize, sep } from 'node:path';
 
-const TYPES = {
+/** Content types of the files the site and the benchmarks serve. */
+export const TYPES = {
   '.html': 'text/html; charset=utf-8',
   '.js': 'text/javascript; charset=utf-8',
   '.mjs': 'text/javascript; charset=utf-8',
@@ -13,6 +14,8 @@ const TYPES = {
   '.svg': 'image/svg+xml',
   '.json': 'application/json',
   '.onnx': 'application/octet-stream',
+  '.bin': 'application/octet-stream',
+  '.png': 'image/png',
 };
 
 /** Serves `root` on a free port; resolves to { url, close }. */

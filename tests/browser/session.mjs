@@ -8,7 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 
-const BASE_FLAGS = [
+/** The headless Chromium flags of shared/docs/stack.md (also used by bench/). */
+export const BASE_FLAGS = [
   '--no-sandbox',
   '--disable-quic',
   '--no-first-run',

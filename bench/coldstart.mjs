@@ -269,5 +269,8 @@ if (notStarted.length) {
 const unreached = FLOWS.filter((f) => !summary[f].reached);
 if (unreached.length) {
   console.error(`bench-coldstart: ${unreached.join(', ')}: no first result (measured up to the milestones above)`);
-  if (process.env.BENCH_REQUIRE_RESULT !== '0') process.exitCode = 1;
+  // The smoke run (part of `make test`) checks mien's flows; a peer that stalls on this
+  // machine's emulated WebGL (face-api.js did once, under load) is reported, not fatal.
+  const required = QUICK ? unreached.filter((f) => f.startsWith('mien')) : unreached;
+  if (required.length && process.env.BENCH_REQUIRE_RESULT !== '0') process.exitCode = 1;
 }

@@ -4,7 +4,7 @@
 //! measured large-matmul peak through the same libtorch, same threads.
 //! `make bench-train` runs it and compares with PyTorch (bench/train_torch.py).
 
-use super::model::{cost, Arch, ModelSpec, Net};
+use super::model::{cost, Arch, FerShape, ModelSpec, Net};
 use super::training::{self, Batch};
 use crate::contract::{self, ModelContract};
 use serde_json::json;
@@ -17,15 +17,8 @@ pub struct BenchArgs {
     /// Architectures to measure.
     #[arg(long, value_enum, value_delimiter = ',', default_value = "fer,resnet18,resnet50")]
     pub archs: Vec<Arch>,
-    /// fer: stage widths / blocks / strides / stem width (default: mien's).
-    #[arg(long, value_delimiter = ',')]
-    pub widths: Option<Vec<i64>>,
-    #[arg(long, value_delimiter = ',')]
-    pub blocks: Option<Vec<usize>>,
-    #[arg(long, value_delimiter = ',')]
-    pub strides: Option<Vec<i64>>,
-    #[arg(long)]
-    pub stem_width: Option<i64>,
+    #[command(flatten)]
+    pub shape: FerShape,
     #[arg(long, default_value_t = 48)]
     pub size: u32,
     #[arg(long, default_value_t = 1)]
@@ -71,7 +64,7 @@ pub fn run(args: &BenchArgs) -> Result<(), String> {
             Arch::Fer => ModelSpec::fer_default(args.channels, args.size, contract::NUM_CLASSES),
             a => ModelSpec::torchvision(a, args.channels, args.size, contract::NUM_CLASSES, true),
         }
-        .with_fer_shape(&args.widths, &args.blocks, &args.strides, args.stem_width);
+        .with_fer_shape(&args.shape);
         let mut row = measure(&spec, args, device)?;
         // Training: forward + backward (about twice the forward) = 3 x 2 FLOP per MAC.
         let macs = row["macs"].as_f64().unwrap_or(0.0);

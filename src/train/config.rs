@@ -2,7 +2,7 @@
 //! beside the weights (`config.json`), so each model can say exactly how it was made.
 
 use super::augment::Augment;
-use super::model::{Arch, ModelSpec};
+use super::model::{Arch, FerShape, ModelSpec};
 use super::optim::{OptimizerKind, Schedule};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
@@ -31,15 +31,9 @@ pub struct TrainConfig {
     /// Input channels: 1 (gray) or 3 (gray repeated, for ImageNet-style weights).
     #[arg(long, default_value_t = 1)]
     pub channels: u32,
-    /// fer: stage widths, basic blocks per stage, stage strides, stem width.
-    #[arg(long, value_delimiter = ',')]
-    pub widths: Option<Vec<i64>>,
-    #[arg(long, value_delimiter = ',')]
-    pub blocks: Option<Vec<usize>>,
-    #[arg(long, value_delimiter = ',')]
-    pub strides: Option<Vec<i64>>,
-    #[arg(long)]
-    pub stem_width: Option<i64>,
+    #[command(flatten)]
+    #[serde(flatten)]
+    pub shape: FerShape,
     /// torchvision archs: keep the 7x7/2 + max-pool ImageNet stem instead of the
     /// small-input 3x3/1 stem.
     #[arg(long)]
@@ -119,7 +113,7 @@ impl TrainConfig {
             Arch::Fer => ModelSpec::fer_default(self.channels, self.size, num_classes),
             a => ModelSpec::torchvision(a, self.channels, self.size, num_classes, !self.imagenet_stem),
         }
-        .with_fer_shape(&self.widths, &self.blocks, &self.strides, self.stem_width);
+        .with_fer_shape(&self.shape);
         if let Some(d) = self.dropout {
             spec.dropout = d;
         }

@@ -17,6 +17,20 @@ pub enum Arch {
     Resnet50,
 }
 
+/// The `fer` shape options of `train` and `bench`; each `None` keeps mien's default.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, clap::Args)]
+pub struct FerShape {
+    /// fer: stage widths, basic blocks per stage, stage strides, stem width.
+    #[arg(long, value_delimiter = ',')]
+    pub widths: Option<Vec<i64>>,
+    #[arg(long, value_delimiter = ',')]
+    pub blocks: Option<Vec<usize>>,
+    #[arg(long, value_delimiter = ',')]
+    pub strides: Option<Vec<i64>>,
+    #[arg(long)]
+    pub stem_width: Option<i64>,
+}
+
 /// Everything needed to rebuild a network: saved beside every checkpoint.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ModelSpec {
@@ -53,20 +67,14 @@ impl ModelSpec {
         }
     }
 
-    /// `fer` with the command line's shape options applied (each `None` keeps the
-    /// default); other architectures are returned unchanged.
-    pub fn with_fer_shape(
-        mut self,
-        widths: &Option<Vec<i64>>,
-        blocks: &Option<Vec<usize>>,
-        strides: &Option<Vec<i64>>,
-        stem_width: Option<i64>,
-    ) -> Self {
+    /// `fer` with the command line's shape options applied; other architectures are
+    /// returned unchanged.
+    pub fn with_fer_shape(mut self, shape: &FerShape) -> Self {
         if self.arch == Arch::Fer {
-            self.widths = widths.clone().unwrap_or(self.widths);
-            self.blocks = blocks.clone().unwrap_or(self.blocks);
-            self.strides = strides.clone().unwrap_or(self.strides);
-            self.stem_width = stem_width.unwrap_or(self.stem_width);
+            self.widths = shape.widths.clone().unwrap_or(self.widths);
+            self.blocks = shape.blocks.clone().unwrap_or(self.blocks);
+            self.strides = shape.strides.clone().unwrap_or(self.strides);
+            self.stem_width = shape.stem_width.unwrap_or(self.stem_width);
         }
         self
     }

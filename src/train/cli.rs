@@ -47,6 +47,10 @@ pub struct EvalArgs {
     pub votes: Option<PathBuf>,
     #[arg(long, value_enum, default_value_t = Tta::None)]
     pub tta: Tta,
+    /// With --run: round every weight to float16 and back first, to measure what a
+    /// half-size (float16) model file would cost in accuracy.
+    #[arg(long, requires = "run")]
+    pub f16: bool,
     /// Faces in the sample-prediction grid.
     #[arg(long, default_value_t = 24)]
     pub samples: usize,
@@ -130,10 +134,23 @@ fn load_classifier(args: &EvalArgs) -> Result<(Classifier, ModelContract), Strin
         }
         (None, Some(run)) => {
             let (vs, net, rc) = checkpoint::load_net(run, args.weights.as_deref(), tch::Device::Cpu)?;
+            if args.f16 {
+                round_to_f16(&vs);
+            }
             Ok((Classifier::Torch(Box::new(net), vs), rc.contract()))
         }
         (None, None) => Err("give --model FILE.onnx or --run RUN_DIR".into()),
     }
+}
+
+/// Stores every variable (weights and BatchNorm statistics) as float16 would.
+fn round_to_f16(vs: &tch::nn::VarStore) {
+    tch::no_grad(|| {
+        for (_, mut v) in vs.variables() {
+            let rounded = v.to_kind(tch::Kind::Half).to_kind(v.kind());
+            v.copy_(&rounded);
+        }
+    });
 }
 
 pub fn eval(args: &EvalArgs) -> Result<(), String> {
@@ -160,7 +177,8 @@ pub fn eval(args: &EvalArgs) -> Result<(), String> {
         (_, Some(r)) => r.display().to_string(),
         _ => String::new(),
     };
-    println!("{name} on {} (TTA {:?}, {} skipped files)\n", args.data.display(), args.tta, skipped.len());
+    let weights = if args.f16 { ", weights rounded to float16" } else { "" };
+    println!("{name} on {} (TTA {:?}{weights}, {} skipped files)\n", args.data.display(), args.tta, skipped.len());
     println!("{}", m.report(&classes));
     println!("{:.0} faces/s ({:.2} ms per face, {} threads)", ds.len() as f64 / secs, secs * 1000.0 / ds.len().max(1) as f64, args.threads);
     write_eval_outputs(&args.out, &classes, &m, &ds, &probs, args, &name, secs)?;
@@ -176,6 +194,7 @@ fn write_eval_outputs(out: &Path, classes: &[String], m: &Metrics, ds: &Dataset,
         "model": name,
         "data": args.data.display().to_string(),
         "tta": format!("{:?}", args.tta).to_lowercase(),
+        "f16_weights": args.f16,
         "skipped_files": 0,
         "seconds": secs,
         "faces_per_second": ds.len() as f64 / secs,
@@ -333,4 +352,18 @@ pub fn eval_run_fast(run: &Path, split: &Path) -> Result<Metrics, String> {
     let (ds, _) = data::load_split(split, &rc.labels, &contract, 2)?;
     let probs = training::predict(&net, &ds, &contract, tch::Device::Cpu, false);
     Ok(metrics::compute(&rc.labels, &probs, &ds.labels, &ds.votes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::round_to_f16;
+
+    #[test]
+    fn f16_rounding_keeps_eleven_significant_bits() {
+        let vs = tch::nn::VarStore::new(tch::Device::Cpu);
+        let w = vs.root().var_copy("w", &tch::Tensor::from_slice(&[1.0f32 / 3.0, 1000.1, 1e-3, -2.5]));
+        round_to_f16(&vs);
+        let got: Vec<f32> = Vec::try_from(&w).unwrap();
+        assert_eq!(got, vec![0.333_251_95, 1000.0, 0.001_000_404_4, -2.5]);
+    }
 }

@@ -210,8 +210,13 @@ fn exported_onnx_equals_libtorch_for_every_architecture() {
             input.iter_mut().enumerate().for_each(|(i, v)| *v += ((i * 31 + seed * 7) % 17) as f32 / 17.0 - 0.5);
             let reference = torch_logits(&net, &input, &contract).unwrap();
             let got = tract.run(&[TensorF32 { shape: contract.input_shape().to_vec(), data: input }]).unwrap();
+            // Float32 rounding grows with the logits' size, and random BatchNorm statistics
+            // (drawn from libtorch's global generator, which the other tests in this binary
+            // also draw from, so they differ from run to run) can make deep nets' logits
+            // large; a folding or layout mistake is off by the logits' own order instead.
             let diff = max_abs_diff(&got[0].data, &reference);
-            assert!(diff < 1e-4, "{}: tract vs libtorch max abs diff {diff}", spec.describe());
+            let scale = reference.iter().fold(1f32, |m, v| m.max(v.abs()));
+            assert!(diff < 1e-4 * scale, "{}: tract vs libtorch max abs diff {diff}, logits up to {scale}", spec.describe());
         }
     }
 }

@@ -4,15 +4,15 @@
 //! Needs `npm ci` (the models) and `../shared/data/fer2013.tar.gz` (the faces, read
 //! at run time; nothing derived from them is written anywhere).
 
-use flate2::read::GzDecoder;
+mod common;
+
+use common::{read_all, walk_fer, FER_TARBALL};
 use image::{imageops::FilterType, DynamicImage, GrayImage, Rgb, RgbImage};
 use mien::cpu::CpuModel;
 use mien::face::{crop_face, merge, prepare_blazeface, Face, FaceDetector, Landmark, Point, Variant};
 use std::collections::HashMap;
-use std::io::Read;
+use std::ops::ControlFlow;
 use std::time::Instant;
-
-const FER_TARBALL: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/data/fer2013.tar.gz");
 
 /// FER2013 faces used in the scenes: clear, frontal, upright faces from the start of
 /// the archive (so reading them is quick).
@@ -33,46 +33,29 @@ fn model(variant: Variant) -> CpuModel {
 
 /// The named FER2013 images, decoded; reads the tarball only as far as needed.
 fn fer_faces(names: &[&str]) -> Vec<GrayImage> {
-    let file = std::fs::File::open(FER_TARBALL)
-        .unwrap_or_else(|e| panic!("cannot open {FER_TARBALL} ({e}): the FER2013 tarball must sit in ../shared/data"));
-    let mut archive = tar::Archive::new(GzDecoder::new(file));
     let mut found: HashMap<String, GrayImage> = HashMap::new();
-    for entry in archive.entries().expect("read the tarball") {
-        let mut entry = entry.expect("read a tarball entry");
-        let path = entry.path().expect("entry path").to_string_lossy().into_owned();
-        if names.contains(&path.as_str()) {
-            let mut bytes = Vec::new();
-            entry.read_to_end(&mut bytes).expect("read a face");
-            found.insert(path, image::load_from_memory(&bytes).expect("decode a face").to_luma8());
-            if found.len() == names.len() {
-                break;
-            }
+    walk_fer(|path, file| {
+        if names.contains(&path) {
+            found.insert(path.to_string(), image::load_from_memory(&read_all(file)).expect("decode a face").to_luma8());
         }
-    }
+        if found.len() == names.len() { ControlFlow::Break(()) } else { ControlFlow::Continue(()) }
+    });
     names.iter().map(|n| found.remove(*n).unwrap_or_else(|| panic!("{n} is not in {FER_TARBALL}"))).collect()
 }
 
 /// The first `n` images of each named FER2013 training class (for the measurements).
 fn fer_sample(classes: &[&str], n: usize) -> Vec<GrayImage> {
-    let file = std::fs::File::open(FER_TARBALL).expect("open the FER2013 tarball");
-    let mut archive = tar::Archive::new(GzDecoder::new(file));
     let mut taken: HashMap<String, usize> = HashMap::new();
     let mut out = Vec::new();
-    for entry in archive.entries().expect("read the tarball") {
-        let mut entry = entry.expect("read a tarball entry");
-        let path = entry.path().expect("entry path").to_string_lossy().into_owned();
-        let Some(class) = path.strip_prefix("train/").and_then(|p| p.split('/').next()) else { continue };
+    walk_fer(|path, file| {
+        let Some(class) = path.strip_prefix("train/").and_then(|p| p.split('/').next()) else { return ControlFlow::Continue(()) };
         if !path.ends_with(".jpg") || !classes.contains(&class) || taken.get(class).copied().unwrap_or(0) == n {
-            continue;
+            return ControlFlow::Continue(());
         }
-        let mut bytes = Vec::new();
-        entry.read_to_end(&mut bytes).expect("read a face");
-        out.push(image::load_from_memory(&bytes).expect("decode a face").to_luma8());
+        out.push(image::load_from_memory(&read_all(file)).expect("decode a face").to_luma8());
         *taken.entry(class.to_string()).or_default() += 1;
-        if out.len() == n * classes.len() {
-            break;
-        }
-    }
+        if out.len() == n * classes.len() { ControlFlow::Break(()) } else { ControlFlow::Continue(()) }
+    });
     out
 }
 

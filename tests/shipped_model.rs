@@ -6,38 +6,33 @@
 //! file, the shared preprocessing and tract. Reads the faces straight from
 //! `../shared/data/fer2013.tar.gz`; nothing derived from them is written anywhere.
 
-use flate2::read::GzDecoder;
+mod common;
+
+use common::{read_all, walk_fer};
 use mien::contract::ModelContract;
 use mien::cpu::{CpuModel, TensorF32};
 use mien::emotions::argmax;
 use mien::preprocess::preprocess;
-use std::io::Read;
+use std::ops::ControlFlow;
 
 const MODEL: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/public/models/mien.onnx");
-const FER_TARBALL: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/data/fer2013.tar.gz");
 
 /// Every `val/<class>/<file>` image in the tarball, as (label index, encoded bytes).
 fn val_images(labels: &[String]) -> Vec<(usize, Vec<u8>)> {
-    let file = std::fs::File::open(FER_TARBALL)
-        .unwrap_or_else(|e| panic!("cannot open {FER_TARBALL} ({e}): the FER2013 tarball must sit in ../shared/data"));
-    let mut archive = tar::Archive::new(GzDecoder::new(file));
     let mut images = Vec::new();
-    for entry in archive.entries().expect("read the tarball") {
-        let mut entry = entry.expect("read a tarball entry");
-        let path = entry.path().expect("entry path").to_string_lossy().into_owned();
-        let parts: Vec<&str> = path.trim_start_matches("./").split('/').collect();
-        let [split, class, name] = parts[..] else { continue };
-        if split != "val" || name.is_empty() {
-            continue;
+    walk_fer(|path, file| {
+        let parts: Vec<&str> = path.split('/').collect();
+        if let ["val", class, name] = parts[..] {
+            if !name.is_empty() {
+                let label = labels
+                    .iter()
+                    .position(|l| l == class)
+                    .unwrap_or_else(|| panic!("val/{class} is not one of the model's labels {labels:?}"));
+                images.push((label, read_all(file)));
+            }
         }
-        let label = labels
-            .iter()
-            .position(|l| l == class)
-            .unwrap_or_else(|| panic!("val/{class} is not one of the model's labels {labels:?}"));
-        let mut bytes = Vec::new();
-        entry.read_to_end(&mut bytes).expect("read an image from the tarball");
-        images.push((label, bytes));
-    }
+        ControlFlow::Continue(())
+    });
     images
 }
 

@@ -1,8 +1,8 @@
-//! mien's trainer: `train`, `eval`, `export`, `bench`, `describe`.
+//! mien's trainer: `train`, `average`, `eval`, `export`, `bench`, `describe`.
 //! See `mien-train <command> --help` and the README's "Training" section.
 
 use clap::{Parser, Subcommand};
-use mien::train::{bench, cli};
+use mien::train::{average, bench, cli};
 
 #[derive(Parser)]
 #[command(name = "mien-train", version, about = "Train, evaluate and export mien's expression classifier")]
@@ -15,6 +15,8 @@ struct Cli {
 enum Command {
     /// Train a network on an ImageFolder dataset (train/ and val/).
     Train(mien::train::config::TrainConfig),
+    /// Average the weights of several snapshots of a run (SWA) and recompute BatchNorm.
+    Average(average::AverageArgs),
     /// Evaluate an exported .onnx model or a run's checkpoint on an ImageFolder split.
     Eval(cli::EvalArgs),
     /// Export a run's best weights as the ONNX file the app loads.
@@ -31,6 +33,7 @@ fn main() {
         Command::Train(cfg) => mien::train::training::train(&cfg).map(|best| {
             println!("best val accuracy {:.2}%; weights in {}", best * 100.0, cfg.out.join("best.safetensors").display());
         }),
+        Command::Average(args) => average::run(&args),
         Command::Eval(args) => cli::eval(&args),
         Command::Export(args) => cli::export(&args),
         Command::Bench(args) => bench::run(&args),

@@ -8,9 +8,11 @@
 //! - [`training`]: the loop;
 //! - [`checkpoint`]: run folders on disk;
 //! - [`metrics`]: accuracy, F1, confusion, calibration;
-//! - [`export`]: ONNX export under wonnx's constraints.
+//! - [`export`]: ONNX export under wonnx's constraints;
+//! - [`average`]: weight averaging (SWA) of a run's snapshots.
 
 pub mod augment;
+pub mod average;
 pub mod bench;
 pub mod cli;
 pub mod checkpoint;

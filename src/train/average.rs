@@ -36,9 +36,6 @@ pub struct AverageArgs {
     pub threads: usize,
 }
 
-/// The running-average factor tch's BatchNorm layers are built with (the default).
-const BN_MOMENTUM: f64 = 0.1;
-
 pub fn run(args: &AverageArgs) -> Result<(), String> {
     training::set_threads(args.threads);
     let (vs, net, rc) = checkpoint::load_net(&args.run, Some(&args.weights[0]), tch::Device::Cpu)?;
@@ -54,8 +51,9 @@ pub fn run(args: &AverageArgs) -> Result<(), String> {
     let mut rng = rand::rngs::SmallRng::seed_from_u64(rc.train.seed);
     let augment = rc.train.augment.clone();
     let (h, w) = (train.height, train.width);
-    let batches = (0..train.len()).step_by(args.batch_size.max(1)).map(|start| {
-        let end = (start + args.batch_size.max(1)).min(train.len());
+    let batch_size = args.batch_size.max(1);
+    let batches = (0..train.len()).step_by(batch_size).map(|start| {
+        let end = (start + batch_size).min(train.len());
         let pixels: Vec<u8> = (start..end).flat_map(|i| augment.apply(train.image(i), h, w, &mut rng)).collect();
         training::images_tensor(&pixels, end - start, &contract)
     });
@@ -116,6 +114,8 @@ pub fn recompute_batchnorm(vs: &VarStore, batches: impl Iterator<Item = Tensor>,
         .filter(|(name, _)| name.ends_with("running_mean") || name.ends_with("running_var"))
         .map(|(_, t)| t)
         .collect();
+    // The networks build their BatchNorm layers with tch's default running-average factor.
+    let momentum = tch::nn::BatchNormConfig::default().momentum;
     let mut sums: Vec<Tensor> = stats.iter().map(|t| t.zeros_like().to_kind(Kind::Double)).collect();
     let mut n = 0;
     tch::no_grad(|| {
@@ -125,7 +125,7 @@ pub fn recompute_batchnorm(vs: &VarStore, batches: impl Iterator<Item = Tensor>,
             }
             forward(&x);
             for (sum, t) in sums.iter_mut().zip(&stats) {
-                *sum += t.to_kind(Kind::Double) / BN_MOMENTUM;
+                *sum += t.to_kind(Kind::Double) / momentum;
             }
             n += 1;
         }

@@ -35,6 +35,7 @@ pub mod keys {
     pub const TRAINED_ON: &str = "mien.trained_on";
     pub const SELF_TEST_LOGITS: &str = "mien.self_test_logits";
     pub const OUTPUT_KIND: &str = "mien.output";
+    pub const MIRROR_AVERAGED: &str = "mien.mirror_averaged";
 }
 
 /// Everything the app and the evaluator need to know to use a classifier file.
@@ -59,6 +60,10 @@ pub struct ModelContract {
     pub trained_on: String,
     /// Logits the model gives for [`self_test_input`]: lets a runtime check itself.
     pub self_test_logits: Option<Vec<f32>>,
+    /// The graph runs the network on the face and on its mirror image and outputs the
+    /// mean of the two logit vectors (test-time flip averaging inside the file, so every
+    /// runtime gives the same numbers; twice the compute of one view).
+    pub mirror_averaged: bool,
 }
 
 /// Why a model file cannot be used as a mien classifier.
@@ -91,6 +96,7 @@ impl ModelContract {
             val_macro_f1: None,
             trained_on: String::new(),
             self_test_logits: None,
+            mirror_averaged: false,
         }
     }
 
@@ -123,6 +129,7 @@ impl ModelContract {
             model.set_metadata(keys::VAL_MACRO_F1, format!("{f1:.4}"));
         }
         model.set_metadata(keys::TRAINED_ON, self.trained_on.clone());
+        model.set_metadata(keys::MIRROR_AVERAGED, self.mirror_averaged.to_string());
         if let Some(logits) = &self.self_test_logits {
             let text: Vec<String> = logits.iter().map(|v| format!("{v:e}")).collect();
             model.set_metadata(keys::SELF_TEST_LOGITS, text.join(","));
@@ -181,6 +188,7 @@ impl ModelContract {
             val_macro_f1: optional_number(keys::VAL_MACRO_F1),
             trained_on: model.metadata(keys::TRAINED_ON).unwrap_or("").to_string(),
             self_test_logits,
+            mirror_averaged: model.metadata(keys::MIRROR_AVERAGED).is_some_and(|v| v.trim() == "true"),
             labels,
         })
     }
@@ -231,6 +239,7 @@ mod tests {
         c.val_accuracy = Some(0.7123);
         c.self_test_logits = Some(vec![1.5, -2.0, 0.0, 3.25e-3, 4.0, -1e6, 7.0]);
         c.trained_on = "FER2013 train".into();
+        c.mirror_averaged = true;
         let mut model = ModelProto { graph: Some(Default::default()), ..Default::default() };
         c.write_to(&mut model);
         let bytes = model.to_bytes();

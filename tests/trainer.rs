@@ -178,18 +178,21 @@ fn randomise_batchnorm(vs: &nn::VarStore) {
 fn exported_onnx_equals_libtorch_for_every_architecture() {
     tch::set_num_threads(1);
     tch::manual_seed(3);
+    // (network, whether the file averages the face with its mirror image)
     let specs = vec![
-        ModelSpec::fer_default(1, 48, 7),
-        ModelSpec::torchvision(Arch::Resnet18, 1, 48, 7, true),
-        ModelSpec::torchvision(Arch::Resnet18, 3, 64, 7, false),
-        ModelSpec::torchvision(Arch::Resnet34, 1, 48, 7, true),
-        ModelSpec::torchvision(Arch::Resnet50, 3, 48, 7, true),
+        (ModelSpec::fer_default(1, 48, 7), false),
+        (ModelSpec::fer_default(1, 48, 7), true),
+        (ModelSpec::torchvision(Arch::Resnet18, 1, 48, 7, true), false),
+        (ModelSpec::torchvision(Arch::Resnet18, 3, 64, 7, false), false),
+        (ModelSpec::torchvision(Arch::Resnet18, 3, 64, 7, false), true),
+        (ModelSpec::torchvision(Arch::Resnet34, 1, 48, 7, true), false),
+        (ModelSpec::torchvision(Arch::Resnet50, 3, 48, 7, true), false),
     ];
-    for spec in specs {
+    for (spec, mirror_averaged) in specs {
         let vs = nn::VarStore::new(tch::Device::Cpu);
         let net = Net::new(&vs.root(), &spec);
         randomise_batchnorm(&vs);
-        let contract = ModelContract::new(spec.channels, spec.size, spec.size);
+        let contract = ModelContract { mirror_averaged, ..ModelContract::new(spec.channels, spec.size, spec.size) };
         let model = export::to_onnx(&net, &contract);
         // wonnx's constraints: every Conv biased, no transB, shapes for every value.
         let graph = model.graph.as_ref().unwrap();
@@ -203,8 +206,21 @@ fn exported_onnx_equals_libtorch_for_every_architecture() {
             }
         }
         let bytes = model.to_bytes();
-        assert_eq!(ModelContract::from_onnx_bytes(&bytes).unwrap().input_shape(), contract.input_shape());
+        assert_eq!(ModelContract::from_onnx_bytes(&bytes).unwrap(), contract);
         let tract = CpuModel::load(&bytes).unwrap();
+        if mirror_averaged {
+            // One set of weights for both branches, and a face and its mirror image
+            // read the same.
+            let plain = export::to_onnx(&net, &ModelContract { mirror_averaged: false, ..contract.clone() });
+            assert_eq!(graph.initializer.len(), plain.graph.as_ref().unwrap().initializer.len() + 1);
+            let input = contract::self_test_input(&contract);
+            let [_, c, h, w] = contract.input_shape();
+            let mirrored: Vec<f32> = (0..c * h * w).map(|i| input[i - i % w + (w - 1 - i % w)]).collect();
+            let run = |x: Vec<f32>| tract.run(&[TensorF32 { shape: contract.input_shape().to_vec(), data: x }]).unwrap()[0].data.clone();
+            let (a, b) = (run(input), run(mirrored));
+            let scale = a.iter().fold(1f32, |m, v| m.max(v.abs()));
+            assert!(max_abs_diff(&a, &b) < 1e-5 * scale, "mirror-averaged logits differ for a mirrored face: {a:?} vs {b:?}");
+        }
         for seed in 0..2 {
             let mut input = contract::self_test_input(&contract);
             input.iter_mut().enumerate().for_each(|(i, v)| *v += ((i * 31 + seed * 7) % 17) as f32 / 17.0 - 0.5);
@@ -216,7 +232,7 @@ fn exported_onnx_equals_libtorch_for_every_architecture() {
             // large; a folding or layout mistake is off by the logits' own order instead.
             let diff = max_abs_diff(&got[0].data, &reference);
             let scale = reference.iter().fold(1f32, |m, v| m.max(v.abs()));
-            assert!(diff < 1e-4 * scale, "{}: tract vs libtorch max abs diff {diff}, logits up to {scale}", spec.describe());
+            assert!(diff < 1e-4 * scale, "{} (mirror {mirror_averaged}): tract vs libtorch max abs diff {diff}, logits up to {scale}", spec.describe());
         }
     }
 }

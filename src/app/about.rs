@@ -93,6 +93,11 @@ fn facts(c: &ModelContract) -> impl IntoView {
     let f1 = c.val_macro_f1.map_or("not recorded".to_string(), |v| format!("{v:.3}"));
     let channels = if c.channels == 1 { "grayscale" } else { "grayscale, repeated in 3 channels" };
     let trained_on = if c.trained_on.is_empty() { "not recorded".to_string() } else { c.trained_on.clone() };
+    let views = if c.mirror_averaged {
+        "the face and its mirror image, averaged (inside the model file)"
+    } else {
+        "the face as it is"
+    };
     view! {
         <dl class="facts" id="model-facts">
             <dt>"Name"</dt>
@@ -109,6 +114,8 @@ fn facts(c: &ModelContract) -> impl IntoView {
             <dd data-fact="labels">{c.labels.join(", ")}</dd>
             <dt>"Input"</dt>
             <dd data-fact="input">{format!("{} × {} pixels, {channels}", c.width, c.height)}</dd>
+            <dt>"Views per face"</dt>
+            <dd data-fact="views">{views}</dd>
         </dl>
     }
 }

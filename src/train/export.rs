@@ -25,7 +25,11 @@ impl Builder {
         name
     }
 
+    /// Adds an initializer once (a mirror-averaged graph uses every weight twice).
     fn weight(&mut self, name: &str, t: &Tensor) -> String {
+        if self.graph.initializer.iter().any(|i| i.name == name) {
+            return name.to_string();
+        }
         let t = t.to_device(tch::Device::Cpu).to_kind(Kind::Float).contiguous();
         let dims = t.size();
         let values: Vec<f32> = Vec::<f32>::try_from(t.flatten(0, -1)).unwrap_or_default();
@@ -44,7 +48,7 @@ impl Builder {
         let out = self.value(name, &out_shape);
         self.graph.node.push(NodeProto::new(
             "Conv",
-            name,
+            &out,
             &[input, &wn, &bn],
             &[&out],
             vec![
@@ -65,6 +69,61 @@ impl Builder {
         self.graph.node.push(NodeProto::new(op, &name, &[input], &[&out], attrs));
         out
     }
+
+    /// The network up to its global average pool; returns the pooled value and shape.
+    /// Called twice for a mirror-averaged model: the second call reuses the weights.
+    fn features(&mut self, net: &Net, input: &str, in_shape: &[i64]) -> (String, Vec<i64>) {
+        let (mut x, mut shape) = self.conv_bn("conv1", &net.stem, input, in_shape);
+        x = self.unary("Relu", &x, &shape, vec![], &shape.clone());
+        if net.stem_pool {
+            let out_shape = vec![1, shape[1], (shape[2] + 2 - 3) / 2 + 1, (shape[3] + 2 - 3) / 2 + 1];
+            let attrs = vec![
+                AttributeProto::ints("kernel_shape", &[3, 3]),
+                AttributeProto::ints("strides", &[2, 2]),
+                AttributeProto::ints("pads", &[1, 1, 1, 1]),
+            ];
+            x = self.unary("MaxPool", &x, &shape, attrs, &out_shape);
+            shape = out_shape;
+        }
+        for (s, stage) in net.stages.iter().enumerate() {
+            for (i, block) in stage.iter().enumerate() {
+                let prefix = format!("layer{}.{}", s + 1, i);
+                let block_in = x.clone();
+                let in_shape = shape.clone();
+                let mut y = block_in.clone();
+                let mut y_shape = in_shape.clone();
+                for (j, cb) in block.convs.iter().enumerate() {
+                    let (o, os) = self.conv_bn(&format!("{prefix}.conv{}", j + 1), cb, &y, &y_shape);
+                    y = o;
+                    y_shape = os;
+                    if j + 1 < block.convs.len() {
+                        y = self.unary("Relu", &y, &y_shape, vec![], &y_shape.clone());
+                    }
+                }
+                let shortcut = match &block.downsample {
+                    Some(d) => self.conv_bn(&format!("{prefix}.downsample"), d, &block_in, &in_shape).0,
+                    None => block_in,
+                };
+                let sum = self.value("add", &y_shape);
+                self.graph.node.push(NodeProto::new("Add", &sum, &[&y, &shortcut], &[&sum], vec![]));
+                x = self.unary("Relu", &sum, &y_shape, vec![], &y_shape.clone());
+                shape = y_shape;
+            }
+        }
+        let pooled_shape = vec![1, shape[1], 1, 1];
+        (self.unary("GlobalAveragePool", &x, &shape, vec![], &pooled_shape), pooled_shape)
+    }
+
+    /// The input mirrored left to right: `x @ J` per channel, J the anti-diagonal
+    /// matrix (a stacked MatMul with equal leading dimensions, which wonnx supports).
+    fn mirror(&mut self, input: &str, shape: &[i64]) -> String {
+        let (c, w) = (shape[1], shape[3]);
+        let j: Vec<f32> = (0..c * w * w).map(|i| if (i % w) + (i / w) % w == w - 1 { 1.0 } else { 0.0 }).collect();
+        self.graph.initializer.push(TensorProto::from_f32("mirror", &[1, c, w, w], &j));
+        let out = self.value("mirror", shape);
+        self.graph.node.push(NodeProto::new("MatMul", &out, &[input, "mirror"], &[&out], vec![]));
+        out
+    }
 }
 
 /// The conv's weight and bias with its BatchNorm (running statistics) folded in.
@@ -80,55 +139,30 @@ pub fn fold(cb: &ConvBn) -> (Tensor, Tensor) {
     })
 }
 
-/// Builds the ONNX model of `net` with `contract` in its metadata.
+/// Builds the ONNX model of `net` with `contract` in its metadata. With
+/// `contract.mirror_averaged`, the graph also runs the network on the mirror image of
+/// its input (a MatMul with the anti-diagonal matrix, exact in float32; the two branches
+/// share every weight) and outputs the mean of the two logit vectors.
 pub fn to_onnx(net: &Net, contract: &ModelContract) -> ModelProto {
     let mut b = Builder { graph: GraphProto { name: contract.model_name.clone(), ..Default::default() }, counter: 0 };
     let in_shape: Vec<i64> = contract.input_shape().iter().map(|&d| d as i64).collect();
     b.graph.input.push(ValueInfoProto::f32_tensor(&contract.input_name, &in_shape));
 
-    let (mut x, mut shape) = b.conv_bn("conv1", &net.stem, &contract.input_name, &in_shape);
-    x = b.unary("Relu", &x, &shape, vec![], &shape.clone());
-    if net.stem_pool {
-        let out_shape = vec![1, shape[1], (shape[2] + 2 - 3) / 2 + 1, (shape[3] + 2 - 3) / 2 + 1];
-        let attrs = vec![
-            AttributeProto::ints("kernel_shape", &[3, 3]),
-            AttributeProto::ints("strides", &[2, 2]),
-            AttributeProto::ints("pads", &[1, 1, 1, 1]),
-        ];
-        x = b.unary("MaxPool", &x, &shape, attrs, &out_shape);
-        shape = out_shape;
+    let (mut pooled, pooled_shape) = b.features(net, &contract.input_name, &in_shape);
+    let mut head_scale = 1.0;
+    if contract.mirror_averaged {
+        let mirrored = b.mirror(&contract.input_name, &in_shape);
+        let (pooled_mirror, _) = b.features(net, &mirrored, &in_shape);
+        let sum = b.value("add", &pooled_shape);
+        b.graph.node.push(NodeProto::new("Add", &sum, &[&pooled, &pooled_mirror], &[&sum], vec![]));
+        // The head is linear: head(a + b) with halved weights is the mean of both logits.
+        pooled = sum;
+        head_scale = 0.5;
     }
-    for (s, stage) in net.stages.iter().enumerate() {
-        for (i, block) in stage.iter().enumerate() {
-            let prefix = format!("layer{}.{}", s + 1, i);
-            let block_in = x.clone();
-            let in_shape = shape.clone();
-            let mut y = block_in.clone();
-            let mut y_shape = in_shape.clone();
-            for (j, cb) in block.convs.iter().enumerate() {
-                let (o, os) = b.conv_bn(&format!("{prefix}.conv{}", j + 1), cb, &y, &y_shape);
-                y = o;
-                y_shape = os;
-                if j + 1 < block.convs.len() {
-                    y = b.unary("Relu", &y, &y_shape, vec![], &y_shape.clone());
-                }
-            }
-            let shortcut = match &block.downsample {
-                Some(d) => b.conv_bn(&format!("{prefix}.downsample"), d, &block_in, &in_shape).0,
-                None => block_in,
-            };
-            let sum = b.value("add", &y_shape);
-            b.graph.node.push(NodeProto::new("Add", &sum, &[&y, &shortcut], &[&sum], vec![]));
-            x = b.unary("Relu", &sum, &y_shape, vec![], &y_shape.clone());
-            shape = y_shape;
-        }
-    }
-    let pooled_shape = vec![1, shape[1], 1, 1];
-    let pooled = b.unary("GlobalAveragePool", &x, &shape, vec![], &pooled_shape);
-    let flat_shape = vec![1, shape[1]];
+    let flat_shape = vec![1, pooled_shape[1]];
     let flat = b.unary("Flatten", &pooled, &pooled_shape, vec![AttributeProto::int("axis", 1)], &flat_shape);
     // Gemm without transB: the weight is stored [in, out].
-    let w = b.weight("fc.weight", &net.fc.ws.transpose(0, 1));
+    let w = b.weight("fc.weight", &(net.fc.ws.transpose(0, 1) * head_scale));
     let bias = match &net.fc.bs {
         Some(t) => t.shallow_clone(),
         None => Tensor::zeros([net.spec.num_classes as i64], (Kind::Float, tch::Device::Cpu)),

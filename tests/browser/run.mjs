@@ -376,6 +376,7 @@ try {
     }
     expect((await fact('name')).trim().length > 0, 'no model name');
     expect(/\d+ × \d+ pixels/.test(await fact('input')), `input: ${await fact('input')}`);
+    expect(/face/.test(await fact('views')), `views: ${await fact('views')}`);
     const about = await page.textContent('#view-about');
     for (const words of ['not a feeling', 'not a lie detector', 'FER2013 has known biases']) {
       expect(about.includes(words), `the about view does not say "${words}"`);

@@ -52,7 +52,7 @@ run() {
     "$bin" train --data "$PACK/data" --out "$runs/fer-gpu" --device "$DEVICE" --threads "${THREADS:-8}" \
         --epochs "$EPOCHS" --batch-size "$BATCH" --lr "$LR" --seed 1 --name mien-fer-resnet $EXTRA \
         2>&1 | tee "$OUT/train.log" || echo "train-gpu: training stopped early; exporting its best epoch"
-    "$bin" export --run "$runs/fer-gpu" --out "$OUT/mien.onnx" --val "$PACK/data/val" --version gpu-1
+    "$bin" export --run "$runs/fer-gpu" --out "$OUT/mien.onnx" --val "$PACK/data/val" --version gpu-1 --mirror-average
     "$bin" eval --model "$OUT/mien.onnx" --data "$PACK/data/val" --out "$OUT/eval" --votes "$PACK/ferplus_votes.csv"
     "$bin" eval --model "$OUT/mien.onnx" --data "$PACK/data/val" --out "$OUT/eval-tta" --tta crops
     # Only what is small comes back: drop the per-epoch checkpoints, keep the best weights.

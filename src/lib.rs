@@ -9,16 +9,25 @@
 //! - [`emotions`]: logits to per-expression fractions;
 //! - [`face`]: finding, aligning and cropping faces (BlazeFace);
 //! - [`tensor`]: the tensor type the runtimes exchange;
+//! - [`analysis`]: photo to faces to readings, the one path the app and
+//!   `mien-analyse` share; [`csv`]: the batch results as CSV;
+//! - [`metrics`], [`plots`]: scores on a labelled set and their pictures (the trainer's
+//!   eval and `mien-analyse`'s scoring; pictures natively only);
 //! - [`cpu`]: the CPU runtime (tract), used natively and in the browser's CPU worker
 //!   (feature `cpu`, on by default; the app's own wasm leaves it out).
 
+pub mod analysis;
 pub mod contract;
 #[cfg(feature = "cpu")]
 pub mod cpu;
+pub mod csv;
 pub mod decode;
 pub mod emotions;
 pub mod face;
+pub mod metrics;
 pub mod onnx;
+#[cfg(all(feature = "cpu", not(target_arch = "wasm32")))]
+pub mod plots;
 pub mod preprocess;
 pub mod tensor;
 

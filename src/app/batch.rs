@@ -9,8 +9,8 @@ use gloo::timers::future::TimeoutFuture;
 use image::DynamicImage;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use mien::decode::{decode_image, DecodeLimits};
-use mien::face::{downscale, Variant, MAX_PHOTO_SIDE};
+use mien::analysis::picture_from_bytes;
+use mien::decode::DecodeLimits;
 use web_sys::File;
 
 use super::backend::{Backend, Inference};
@@ -158,17 +158,15 @@ async fn analyse(file: &File, outcome: &ArcRwSignal<Outcome>, backend: Backend) 
     outcome.set(Outcome::Working("Decoding the picture…".into()));
     // Let the page show that before decoding holds the main thread.
     TimeoutFuture::new(16).await;
-    let picture = match decode_image(&bytes, &DecodeLimits::default()) {
-        Ok(image) => Arc::new(downscale(image, MAX_PHOTO_SIDE)),
+    let picture = match picture_from_bytes(&bytes, &DecodeLimits::default()) {
+        Ok(image) => Arc::new(image),
         Err(why) => return Outcome::Failed(why.to_string()),
     };
     drop(bytes);
     outcome.set(Outcome::Working("Finding faces…".into()));
     let result = with_engine(backend, |inference| {
         let picture = picture.clone();
-        async move {
-            pipeline::read_faces(&inference, &picture, Variant::Back, true).await.map(|f| (f, inference.kind()))
-        }
+        async move { pipeline::read_photo(&inference, &picture).await.map(|f| (f, inference.kind())) }
     })
     .await;
     match result {

@@ -1,53 +1,26 @@
 //! A batch's results as one table (file, face, top expression, every percentage), and
-//! the same as a CSV file saved from the page itself (a `blob:` download: nothing is
-//! sent anywhere).
+//! the same as a CSV file (`mien::csv`, as `mien-analyse` writes it) saved from the
+//! page itself (a `blob:` download: nothing is sent anywhere).
 
 use js_sys::Array;
 use leptos::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::{Blob, BlobPropertyBag, HtmlAnchorElement, Url};
 
-use super::batch::{Batch, Outcome, PhotoEntry};
+use mien::csv::{csv, Row};
 
-/// One row: a face, or a photo without one.
-struct Row {
-    file: String,
-    face: String,
-    top: String,
-    unsure: bool,
-    /// Percentages in label order; empty for a photo without a face.
-    percents: Vec<f32>,
-}
+use super::batch::{Batch, Outcome, PhotoEntry};
 
 fn rows(entries: &[PhotoEntry], labels: &[String]) -> Vec<Row> {
     let mut rows = Vec::new();
     for entry in entries {
-        let row = |face: &str, top: String| Row {
-            file: entry.name.clone(),
-            face: face.to_string(),
-            top,
-            unsure: false,
-            percents: Vec::new(),
-        };
         match entry.outcome.get() {
-            Outcome::Waiting | Outcome::Working(_) => rows.push(row("", "(not analysed yet)".into())),
-            Outcome::Failed(why) => rows.push(row("", format!("(could not be analysed: {why})"))),
-            Outcome::Done(reading) if reading.faces.faces.is_empty() => rows.push(row("", "(no face found)".into())),
+            Outcome::Waiting | Outcome::Working(_) => rows.push(Row::note(&entry.name, "not analysed yet")),
+            Outcome::Failed(why) => rows.push(Row::failed(&entry.name, &why)),
+            Outcome::Done(reading) if reading.faces.faces.is_empty() => rows.push(Row::no_face(&entry.name)),
             Outcome::Done(reading) => {
                 for (i, face) in reading.faces.faces.iter().enumerate() {
-                    let percents = labels
-                        .iter()
-                        .map(|label| {
-                            face.emotions.shares.iter().find(|s| &s.label == label).map_or(0.0, |s| s.fraction * 100.0)
-                        })
-                        .collect();
-                    rows.push(Row {
-                        file: entry.name.clone(),
-                        face: (i + 1).to_string(),
-                        top: face.emotions.top().label,
-                        unsure: face.emotions.is_unsure(),
-                        percents,
-                    });
+                    rows.push(Row::face(&entry.name, i + 1, &face.emotions, labels));
                 }
             }
         }
@@ -115,42 +88,6 @@ pub fn BatchTable(batch: Batch, labels: Signal<Vec<String>>) -> impl IntoView {
                 </table>
             </div>
         </section>
-    }
-}
-
-/// The rows as CSV (RFC 4180): percentages with two decimals.
-fn csv(rows: &[Row], labels: &[String]) -> String {
-    let mut out = String::from("file,face,top_expression,unsure");
-    for label in labels {
-        out.push(',');
-        out.push_str(&field(&format!("{label}_percent")));
-    }
-    out.push_str("\r\n");
-    for row in rows {
-        out.push_str(&[field(&row.file), field(&row.face), field(&row.top)].join(","));
-        out.push(',');
-        if !row.percents.is_empty() {
-            out.push_str(if row.unsure { "yes" } else { "no" });
-        }
-        for i in 0..labels.len() {
-            out.push(',');
-            if let Some(p) = row.percents.get(i) {
-                out.push_str(&format!("{p:.2}"));
-            }
-        }
-        out.push_str("\r\n");
-    }
-    out
-}
-
-/// A CSV field, quoted when it needs to be; a leading formula character is
-/// neutralised so that a file name cannot become a spreadsheet formula.
-fn field(text: &str) -> String {
-    let text = if text.starts_with(['=', '+', '-', '@']) { format!("'{text}") } else { text.to_string() };
-    if text.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", text.replace('"', "\"\""))
-    } else {
-        text
     }
 }
 

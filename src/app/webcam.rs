@@ -8,7 +8,7 @@ use js_sys::{Object, Reflect};
 use leptos::html::Video;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use mien::face::{Rect, Variant};
+use mien::face::Rect;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{HtmlCanvasElement, MediaStream, MediaStreamConstraints, MediaStreamTrack};
@@ -114,7 +114,7 @@ pub fn Webcam(backend: Backend, active: Signal<bool>) -> impl IntoView {
                     }
                 };
                 let kind = inference.kind();
-                match pipeline::read_faces(&inference, &picture, Variant::Front, false).await {
+                match pipeline::read_frame(&inference, &picture).await {
                     Ok(found) => {
                         if session.get_value() != this {
                             return;

@@ -7,7 +7,8 @@
 //! - [`optim`]: optimisers and schedules with checkpointable state;
 //! - [`training`]: the loop;
 //! - [`checkpoint`]: run folders on disk;
-//! - [`metrics`]: accuracy, F1, confusion, calibration;
+//! - [`metrics`], [`plots`]: accuracy, F1, confusion, calibration and their pictures
+//!   (in the shared core, which `mien-analyse` uses too);
 //! - [`export`]: ONNX export under wonnx's constraints;
 //! - [`average`]: weight averaging (SWA) of a run's snapshots.
 
@@ -19,8 +20,8 @@ pub mod checkpoint;
 pub mod config;
 pub mod data;
 pub mod export;
-pub mod metrics;
 pub mod model;
 pub mod optim;
-pub mod plots;
 pub mod training;
+
+pub use crate::{metrics, plots};

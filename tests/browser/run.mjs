@@ -10,9 +10,13 @@
 // server instead of serving dist-dir (e.g. MIEN_URL=http://127.0.0.1:8080/ during
 // `make serve`); MIEN_SKIP_GPU=1 leaves out the WebGPU session (slow on SwiftShader).
 // Test photos are composed at test time from FER2013 faces (tests/browser/scenes.mjs).
+// The batch CSV is compared with `mien-analyse`'s for the same files (the native
+// command, built into $CARGO_TARGET_DIR/debug, or target/debug, if missing).
 
-import { existsSync, readdirSync } from 'node:fs';
-import { join, relative, resolve } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, join, relative, resolve } from 'node:path';
 
 import { badInputs, png, tinyOnnx } from './fixtures.mjs';
 import { makeScenes } from './scenes.mjs';
@@ -139,6 +143,30 @@ if (!process.env.MIEN_URL) {
 }
 let scenes;
 let session;
+let batchCsv;
+
+/** The CSV of `mien-analyse` (built here if missing) for these files, in this order. */
+function nativeCsv(files) {
+  const bin = resolve(process.env.CARGO_TARGET_DIR ?? 'target', 'debug', 'mien-analyse');
+  if (!existsSync(bin)) {
+    const built = spawnSync('cargo', ['build', '--quiet', '--bin', 'mien-analyse'], { stdio: 'inherit' });
+    expect(built.status === 0, 'cargo build --bin mien-analyse failed');
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'mien-native-'));
+  try {
+    const paths = files.map(([name, bytes]) => {
+      writeFileSync(join(dir, name), bytes);
+      return join(dir, name);
+    });
+    const served = join(DIST, 'models', 'mien.onnx');
+    const model = existsSync(served) ? served : 'public/models/mien.onnx';
+    const run = spawnSync(bin, ['--model', model, '--quiet', ...paths], { encoding: 'utf8' });
+    expect(run.status === 0 || run.status === 1, `mien-analyse: status ${run.status}: ${run.stderr}`);
+    return run.stdout;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
 
 try {
   console.log(`test-web: ${server.url} in ${BROWSER}`);
@@ -338,6 +366,28 @@ try {
     const first = lines[1].split(',');
     const sum = first.slice(4).reduce((a, b) => a + Number(b), 0);
     expect(first[0] === 'two.png' && Math.abs(sum - 100) < 0.05, `CSV row: ${lines[1]}`);
+    batchCsv = csv;
+  });
+
+  await check('mien-analyse (native) writes the same CSV rows for the same files', async () => {
+    const native = nativeCsv([
+      ['two.png', scenes.two],
+      ['notes.txt', Buffer.from('no photo')],
+      ['one.png', scenes.one],
+    ]);
+    const browserRows = batchCsv.trim().split('\r\n').map((l) => l.split(','));
+    const nativeRows = native.trim().split('\r\n').map((l) => l.split(','));
+    expect(nativeRows[0].slice(0, browserRows[0].length).join() === browserRows[0].join(), `header: ${nativeRows[0]}`);
+    expect(nativeRows.length === browserRows.length, `rows: ${nativeRows.length} native, ${browserRows.length} in the browser`);
+    let worst = 0;
+    for (const [i, b] of browserRows.entries()) {
+      const n = nativeRows[i].slice(0, b.length);
+      n[0] = basename(n[0]);
+      expect(n.slice(0, 4).join() === b.slice(0, 4).join(), `row ${i}: native ${n.slice(0, 4)}, browser ${b.slice(0, 4)}`);
+      for (let k = 4; k < b.length; k++) worst = Math.max(worst, Math.abs(Number(n[k]) - Number(b[k])));
+    }
+    expect(worst <= 0.011, `percentages differ by up to ${worst}`);
+    console.log(`       (${browserRows.length - 1} rows; percentages within ${worst.toFixed(3)})`);
   });
 
   await check('a picture without a face says so, and can be read whole (drop, FER-style crop)', async () => {

@@ -1,0 +1,201 @@
+//! Which files to analyse, in a fixed order: files as given, folders walked
+//! recursively (names sorted, hidden entries skipped, only picture extensions), list
+//! files one path a line. Streamed: a walk holds one listing per folder level, never
+//! the whole set. [`Shard`] takes one contiguous part of that order.
+
+use std::fs;
+use std::io::{BufRead, BufReader, Lines};
+use std::path::{Path, PathBuf};
+
+/// Extensions taken from folders (any case); a file named on its own is always taken.
+const PICTURE_EXTENSIONS: [&str; 7] = ["jpg", "jpeg", "png", "gif", "webp", "bmp", "jfif"];
+
+/// One file to analyse.
+#[derive(Clone, Debug)]
+pub struct Item {
+    pub path: PathBuf,
+    /// The path as written in the CSV's `file` column.
+    pub name: String,
+    /// In scoring mode, the name of the folder right under the scored folder.
+    pub label: Option<String>,
+    /// The path relative to the folder it was found in (for `--save-inputs`).
+    pub relative: PathBuf,
+}
+
+/// Where files come from.
+#[derive(Clone, Debug)]
+pub enum Source {
+    /// A file or a folder.
+    Path(PathBuf),
+    /// A text file with one path a line (empty lines and `#` comments skipped).
+    List(PathBuf),
+}
+
+/// The files of `sources` in order; `Err` for a folder or list that cannot be read
+/// (the walk goes on past it).
+pub fn walk(sources: Vec<Source>, labelled: bool) -> impl Iterator<Item = Result<Item, String>> {
+    sources.into_iter().flat_map(move |source| -> Box<dyn Iterator<Item = Result<Item, String>>> {
+        match source {
+            Source::Path(path) if path.is_dir() => Box::new(FolderWalk::new(path, labelled)),
+            Source::Path(path) => {
+                let relative = PathBuf::from(path.file_name().unwrap_or(path.as_os_str()));
+                Box::new(std::iter::once(Ok(Item { name: display(&path), path, label: None, relative })))
+            }
+            Source::List(list) => match fs::File::open(&list) {
+                Ok(file) => Box::new(ListWalk { list, lines: BufReader::new(file).lines() }),
+                Err(e) => Box::new(std::iter::once(Err(format!("cannot read the list {}: {e}", list.display())))),
+            },
+        }
+    })
+}
+
+fn display(path: &Path) -> String {
+    path.to_string_lossy().into_owned()
+}
+
+/// A folder's pictures, depth first, names in byte order.
+struct FolderWalk {
+    root: PathBuf,
+    labelled: bool,
+    /// Per level, the entries still to visit (reversed, so `pop` gives the next).
+    stack: Vec<Vec<PathBuf>>,
+}
+
+impl FolderWalk {
+    fn new(root: PathBuf, labelled: bool) -> Self {
+        FolderWalk { stack: Vec::new(), root, labelled }.started()
+    }
+
+    fn started(mut self) -> Self {
+        self.stack.push(vec![self.root.clone()]);
+        self
+    }
+
+    fn item(&self, path: PathBuf) -> Result<Item, String> {
+        let relative = path.strip_prefix(&self.root).unwrap_or(&path).to_path_buf();
+        let label = if self.labelled {
+            let mut parts = relative.components();
+            match (parts.next(), parts.next()) {
+                (Some(first), Some(_)) => Some(first.as_os_str().to_string_lossy().into_owned()),
+                _ => {
+                    return Err(format!(
+                        "{} is not inside a label folder (<folder>/<label>/<file>); left out",
+                        path.display()
+                    ))
+                }
+            }
+        } else {
+            None
+        };
+        Ok(Item { name: display(&path), path, label, relative })
+    }
+}
+
+impl Iterator for FolderWalk {
+    type Item = Result<Item, String>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            let level = self.stack.last_mut()?;
+            let Some(path) = level.pop() else {
+                self.stack.pop();
+                continue;
+            };
+            if path.is_dir() {
+                match fs::read_dir(&path) {
+                    Ok(entries) => {
+                        let mut children: Vec<PathBuf> = entries
+                            .filter_map(|e| e.ok().map(|e| e.path()))
+                            .filter(|p| !p.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.')))
+                            .collect();
+                        children.sort();
+                        children.reverse();
+                        self.stack.push(children);
+                    }
+                    Err(e) => return Some(Err(format!("cannot read the folder {}: {e}", path.display()))),
+                }
+            } else if is_picture_name(&path) {
+                return Some(self.item(path));
+            }
+        }
+    }
+}
+
+fn is_picture_name(path: &Path) -> bool {
+    path.extension()
+        .map(|e| e.to_string_lossy().to_lowercase())
+        .is_some_and(|e| PICTURE_EXTENSIONS.contains(&e.as_str()))
+}
+
+struct ListWalk {
+    list: PathBuf,
+    lines: Lines<BufReader<fs::File>>,
+}
+
+impl Iterator for ListWalk {
+    type Item = Result<Item, String>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            let line = match self.lines.next()? {
+                Ok(line) => line,
+                Err(e) => return Some(Err(format!("cannot read the list {}: {e}", self.list.display()))),
+            };
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let path = PathBuf::from(line);
+            let relative = PathBuf::from(path.file_name().unwrap_or(path.as_os_str()));
+            return Some(Ok(Item { name: line.to_string(), path, label: None, relative }));
+        }
+    }
+}
+
+/// Part `index` (from 1) of `count` equal contiguous parts of the files.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Shard {
+    pub index: usize,
+    pub count: usize,
+}
+
+impl Shard {
+    /// "K/N", 1 <= K <= N.
+    pub fn parse(text: &str) -> Result<Shard, String> {
+        let bad = || format!("--shard takes K/N with 1 <= K <= N, e.g. 2/8; got {text:?}");
+        let (k, n) = text.split_once('/').ok_or_else(bad)?;
+        let (index, count) = (k.trim().parse().map_err(|_| bad())?, n.trim().parse().map_err(|_| bad())?);
+        if index == 0 || index > count {
+            return Err(bad());
+        }
+        Ok(Shard { index, count })
+    }
+
+    /// The positions `[start, end)` this shard takes among `total` files.
+    pub fn range(&self, total: usize) -> (usize, usize) {
+        let at = |k: usize| total * k / self.count;
+        (at(self.index - 1), at(self.index))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shards_split_exactly() {
+        for total in [0, 1, 7, 405, 1000] {
+            for count in 1..=9 {
+                let mut next = 0;
+                for index in 1..=count {
+                    let (start, end) = Shard { index, count }.range(total);
+                    assert_eq!(start, next);
+                    next = end;
+                }
+                assert_eq!(next, total);
+            }
+        }
+        assert!(Shard::parse("0/3").is_err() && Shard::parse("4/3").is_err() && Shard::parse("x").is_err());
+        assert_eq!(Shard::parse("2/3"), Ok(Shard { index: 2, count: 3 }));
+    }
+}

@@ -48,14 +48,10 @@ impl std::fmt::Display for DecodeError {
                 *bytes as f64 / 1_048_576.0,
                 limit / 1_048_576
             ),
-            DecodeError::NotAnImage => write!(
-                f,
-                "This is not an image mien can read. Use a JPEG, PNG, WebP, GIF or BMP file."
-            ),
-            DecodeError::Unsupported(name) => write!(
-                f,
-                "{name} images are not supported. Convert it to JPEG or PNG first."
-            ),
+            DecodeError::NotAnImage => write!(f, "This is not an image mien can read. Use a {FORMAT_NAMES} file."),
+            DecodeError::Unsupported(name) => {
+                write!(f, "{name} images are not supported. mien reads {FORMAT_NAMES} files: convert it to one of these first.")
+            }
             DecodeError::Corrupt(why) => write!(f, "The image is damaged and cannot be decoded ({why})."),
             DecodeError::TooSmall { width, height, min } => write!(
                 f,
@@ -73,6 +69,9 @@ impl std::error::Error for DecodeError {}
 
 /// Formats we decode (the `image` crate's features enabled for mien).
 const SUPPORTED: [ImageFormat; 5] = [ImageFormat::Jpeg, ImageFormat::Png, ImageFormat::WebP, ImageFormat::Gif, ImageFormat::Bmp];
+
+/// [`SUPPORTED`] for sentences.
+const FORMAT_NAMES: &str = "JPEG, PNG, WebP, GIF or BMP";
 
 /// Decodes a file's bytes into an upright image (EXIF orientation applied; first frame
 /// of a GIF).
@@ -182,6 +181,12 @@ mod tests {
         assert_eq!(decode_image(b"hello, this is text", &limits), Err(DecodeError::NotAnImage));
         let heic = b"\0\0\0\x18ftypheic\0\0\0\0mif1heic";
         assert_eq!(decode_image(heic, &limits), Err(DecodeError::Unsupported("HEIC/HEIF".into())));
+        let tiff = decode_image(b"II*\0\x08\0\0\0\0\0", &limits).unwrap_err();
+        assert_eq!(tiff, DecodeError::Unsupported("TIFF".into()));
+        let sentence = tiff.to_string();
+        for format in ["JPEG", "PNG", "WebP", "GIF", "BMP"] {
+            assert!(sentence.contains(format), "the message names the formats that work: {sentence}");
+        }
         let tiny = encode(&DynamicImage::ImageLuma8(GrayImage::from_pixel(1, 1, Luma([9]))), ImageFormat::Png);
         assert!(matches!(decode_image(&tiny, &limits), Err(DecodeError::TooSmall { width: 1, height: 1, .. })));
         let mut png = encode(&DynamicImage::ImageLuma8(GrayImage::from_pixel(64, 64, Luma([9]))), ImageFormat::Png);

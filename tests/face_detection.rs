@@ -249,9 +249,12 @@ fn a_turned_face_is_cropped_upright() {
     assert!(diff < 20.0, "mean pixel difference {diff}");
 }
 
-/// Time per detection, in steps, printed (run with `--nocapture`): the model on
-/// tract, and the work of `mien::face` around it on a 12-megapixel photo.
+/// Time per detection, in steps, printed: the model on tract, and the work of
+/// `mien::face` around it on a 12-megapixel photo. A measurement, not a check, so
+/// ignored; run with `cargo test --release --test face_detection time_per_detection
+/// -- --ignored --nocapture`.
 #[test]
+#[ignore]
 fn time_per_detection() {
     let det = Detectors::load();
     let photo = DynamicImage::ImageRgb8(background(4032, 3024, [120, 110, 100], 30, 6));

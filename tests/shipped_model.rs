@@ -1,6 +1,7 @@
 //! The model the app ships (`public/models/mien.onnx`), evaluated natively on FER2013's
-//! `val/` split: its accuracy must be within one point of the accuracy written in its
-//! metadata, the number the app's "about this model" view shows.
+//! `val/` split: its accuracy must reach a fixed floor ([`VAL_ACCURACY_FLOOR`]) and be
+//! within one point of the accuracy written in its metadata, the number the app's
+//! "about this model" view shows. Its labels must be the dataset's class folders.
 //!
 //! Uses the same code the app and `mien-train eval` use: the contract read from the
 //! file, the shared preprocessing and tract. Reads the faces straight from
@@ -16,6 +17,25 @@ use mien::preprocess::preprocess;
 use std::ops::ControlFlow;
 
 const MODEL: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/public/models/mien.onnx");
+
+/// The least val accuracy a shipped model may have: model version 4 scores 70.21%, so
+/// a worse model (or a regression in the shared preprocessing) fails here even when its
+/// metadata agrees with it. Raise it with each better model that ships.
+const VAL_ACCURACY_FLOOR: f32 = 0.695;
+
+/// Every `val/<class>/` folder name in the tarball, sorted.
+fn val_classes() -> Vec<String> {
+    let mut classes = std::collections::BTreeSet::new();
+    walk_fer(|path, _| {
+        if let ["val", class, name] = path.split('/').collect::<Vec<_>>()[..] {
+            if !name.is_empty() {
+                classes.insert(class.to_string());
+            }
+        }
+        ControlFlow::Continue(())
+    });
+    classes.into_iter().collect()
+}
 
 /// Every `val/<class>/<file>` image in the tarball, as (label index, encoded bytes).
 fn val_images(labels: &[String]) -> Vec<(usize, Vec<u8>)> {
@@ -76,9 +96,24 @@ fn shipped_model_scores_what_its_metadata_says_on_val() {
         claimed * 100.0
     );
     assert!(
+        measured >= VAL_ACCURACY_FLOOR,
+        "measured {:.2}% on val, below the floor of {:.2}%",
+        measured * 100.0,
+        VAL_ACCURACY_FLOOR * 100.0
+    );
+    assert!(
         (measured - claimed).abs() <= 0.01,
         "measured {:.2}% on val, the metadata claims {:.2}%",
         measured * 100.0,
         claimed * 100.0
     );
+}
+
+#[test]
+fn labels_are_the_datasets_class_folders_in_order() {
+    let folders = val_classes();
+    assert_eq!(folders, mien::contract::LABELS, "the contract's labels against FER2013's val/ folders");
+    let bytes = std::fs::read(MODEL).unwrap_or_else(|e| panic!("cannot read {MODEL}: {e}"));
+    let contract = ModelContract::from_onnx_bytes(&bytes).expect("the shipped model carries the contract");
+    assert_eq!(contract.labels, folders, "the shipped model's labels against FER2013's val/ folders");
 }

@@ -14,6 +14,10 @@ pub const BOX_VALUES: usize = 16;
 /// MediaPipe clips score logits to this before the sigmoid.
 const LOGIT_CLIP: f32 = 100.0;
 
+/// A box wider or higher than this many times the photo's longer side is no face
+/// (BlazeFace's own boxes stay within about one photo).
+pub const MAX_BOX_PHOTOS: f32 = 4.0;
+
 /// The model's outputs sorted out: scores and box rows, both in anchor order.
 #[derive(Clone, Debug)]
 pub struct RawOutputs<'a> {
@@ -47,7 +51,10 @@ pub fn sigmoid(x: f32) -> f32 {
 
 /// Every anchor scoring at least `min_score`, as a face in photo pixels (before
 /// overlapping candidates are merged). `anchors` are those of the model's variant;
-/// candidates centred outside the photo (in the letterbox bands) are dropped.
+/// candidates centred outside the photo (in the letterbox bands) are dropped, and so
+/// is any candidate with a number that is not finite (a GPU can give NaN or
+/// infinity), or a box no larger than nothing or larger than [`MAX_BOX_PHOTOS`]
+/// photos: whatever the floats, every face returned has finite, positive geometry.
 pub fn candidates(raw: &RawOutputs, anchors: &[[f32; 2]], letterbox: &Letterbox, min_score: f32) -> Vec<Face> {
     let size = letterbox.size as f32;
     let logits = raw.logits.iter().flat_map(|s| s.iter());
@@ -61,13 +68,21 @@ pub fn candidates(raw: &RawOutputs, anchors: &[[f32; 2]], letterbox: &Letterbox,
         let at = |dx: f32, dy: f32| letterbox.to_photo(anchor[0] + dx / size, anchor[1] + dy / size);
         let centre = at(row[0], row[1]);
         let (width, height) = letterbox.size_to_photo(row[2] / size, row[3] / size);
-        if !letterbox.contains(centre) || width <= 0.0 || height <= 0.0 {
+        // Written so that NaN is refused too (every comparison with NaN is false).
+        if !(letterbox.contains(centre) && width > 0.0 && height > 0.0) {
+            continue;
+        }
+        let too_big = MAX_BOX_PHOTOS * letterbox.photo_width.max(letterbox.photo_height) as f32;
+        if !(width.is_finite() && height.is_finite() && width <= too_big && height <= too_big) {
             continue;
         }
         let rect = Rect { x: centre.x - width / 2.0, y: centre.y - height / 2.0, width, height };
         let mut keypoints = [Point::default(); 6];
         for (k, p) in keypoints.iter_mut().enumerate() {
             *p = at(row[4 + 2 * k], row[5 + 2 * k]);
+        }
+        if !keypoints.iter().all(|p| p.x.is_finite() && p.y.is_finite()) {
+            continue;
         }
         out.push(Face::new(rect, score, keypoints));
     }
@@ -133,6 +148,33 @@ mod tests {
         outs.pop();
         let err = sort_outputs(&outs).unwrap_err();
         assert!(err.contains("[1, 512, 1]"), "{err}");
+    }
+
+    #[test]
+    fn any_float_decodes_without_panic_and_keeps_only_finite_boxes() {
+        let lb = Letterbox::new(640, 480, 128);
+        let odd = [f32::NAN, f32::INFINITY, f32::NEG_INFINITY, f32::MAX, -f32::MAX, 1e30, -0.0, f32::MIN_POSITIVE];
+        let anchors = anchors(Variant::Front);
+        for (i, &bad) in odd.iter().enumerate() {
+            for slot in 0..16 {
+                let mut row = [0.0f32; 16];
+                row[2] = 20.0;
+                row[3] = 20.0;
+                row[slot] = bad;
+                // The same box twice (anchors 272.. are centred on the photo, at row 8 of
+                // the fine grid) plus a clean one: the merge must see the odd ones too.
+                let outs = outputs(&[(272 + 2 * i, 5.0, row), (273 + 2 * i, bad, row), (300, 5.0, [10.0; 16])]);
+                let faces = candidates(&sort_outputs(&outs).unwrap(), &anchors, &lb, 0.5);
+                for f in &faces {
+                    let values = [f.rect.x, f.rect.y, f.rect.width, f.rect.height, f.score, f.roll];
+                    assert!(values.iter().all(|v| v.is_finite()), "slot {slot} = {bad}: {f:?}");
+                    assert!(f.keypoints.iter().all(|p| p.x.is_finite() && p.y.is_finite()), "slot {slot} = {bad}: {f:?}");
+                    assert!(f.rect.width > 0.0 && f.rect.height > 0.0, "slot {slot} = {bad}: {f:?}");
+                }
+                let merged = crate::face::merge(faces);
+                assert!(!merged.is_empty(), "slot {slot} = {bad}: the clean box was lost");
+            }
+        }
     }
 
     #[test]

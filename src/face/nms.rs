@@ -19,18 +19,26 @@ pub fn merge(candidates: impl IntoIterator<Item = Face>) -> Vec<Face> {
     left.sort_by(|a, b| b.score.total_cmp(&a.score));
     let mut faces = Vec::new();
     while !left.is_empty() {
-        let best = left[0].rect;
-        let (group, rest): (Vec<Face>, Vec<Face>) =
-            left.into_iter().partition(|c| c.rect.iou(&best) > IOU_THRESHOLD || c.rect == best);
+        // The best is always its own group's first member, even a box that overlaps
+        // nothing, not even itself (a NaN box): so every round takes one out.
+        let best = left.remove(0);
+        let (mut group, rest): (Vec<Face>, Vec<Face>) =
+            left.into_iter().partition(|c| c.rect.iou(&best.rect) > IOU_THRESHOLD);
+        group.insert(0, best);
         left = rest;
         faces.push(blend(&group));
     }
     faces
 }
 
-/// The score-weighted mean of a group (its first member scoring best).
+/// The score-weighted mean of a group (its first member scoring best); the best
+/// member alone when the weights cannot give a finite mean (scores of zero, or
+/// numbers so large their sum overflows).
 fn blend(group: &[Face]) -> Face {
     let total: f32 = group.iter().map(|f| f.score).sum();
+    if group.len() == 1 || !(total > 0.0 && total.is_finite()) {
+        return group[0].clone();
+    }
     let mean = |value: &dyn Fn(&Face) -> f32| group.iter().map(|f| value(f) * f.score).sum::<f32>() / total;
     let rect = Rect {
         x: mean(&|f| f.rect.x),
@@ -42,7 +50,14 @@ fn blend(group: &[Face]) -> Face {
     for (k, p) in keypoints.iter_mut().enumerate() {
         *p = Point { x: mean(&|f| f.keypoints[k].x), y: mean(&|f| f.keypoints[k].y) };
     }
-    Face::new(rect, group[0].score, keypoints)
+    let blended = Face::new(rect, group[0].score, keypoints);
+    let finite = [rect.x, rect.y, rect.width, rect.height].iter().all(|v| v.is_finite())
+        && keypoints.iter().all(|p| p.x.is_finite() && p.y.is_finite());
+    if finite {
+        blended
+    } else {
+        group[0].clone()
+    }
 }
 
 #[cfg(test)]
@@ -75,6 +90,28 @@ mod tests {
         assert_eq!((faces[0].score, faces[1].score), (0.95, 0.7));
         assert!(faces[0].rect.x > 300.0 && faces[0].rect.x < 305.0);
         assert_eq!(faces[1].rect.x, 0.0);
+    }
+
+    #[test]
+    fn any_float_merges_without_panic() {
+        // A NaN or infinite box overlaps nothing, not even itself (NaN != NaN): it
+        // must still come out as its own face, and nothing may panic.
+        let odd = [f32::NAN, f32::INFINITY, f32::NEG_INFINITY, f32::MAX, 0.0, -1.0];
+        for &a in &odd {
+            for &b in &odd {
+                let faces = merge([
+                    Face::new(Rect { x: a, y: 0.0, width: b, height: a }, 0.9, [Point { x: a, y: b }; 6]),
+                    face(0.0, 0.0, 100.0, 0.8),
+                    face(1.0, 0.0, 100.0, b),
+                    Face::new(Rect { x: b, y: a, width: 1.0, height: 1.0 }, a, [Point::default(); 6]),
+                ]);
+                assert!(!faces.is_empty() && faces.len() <= 4, "{a} {b}: {faces:?}");
+            }
+        }
+        // Scores of zero do not blend into NaN.
+        let faces = merge([face(0.0, 0.0, 100.0, 0.0), face(1.0, 0.0, 100.0, 0.0)]);
+        assert_eq!(faces.len(), 1);
+        assert!(faces[0].rect.x.is_finite(), "{:?}", faces[0]);
     }
 
     #[test]

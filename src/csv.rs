@@ -92,10 +92,14 @@ pub fn csv(rows: &[Row], labels: &[String]) -> String {
     out
 }
 
+/// Characters that make a spreadsheet read a cell as a formula when they lead it
+/// (OWASP's list: a tab or carriage return first hides the formula after it).
+const FORMULA_STARTS: [char; 6] = ['=', '+', '-', '@', '\t', '\r'];
+
 /// A CSV field, quoted when it needs to be; a leading formula character is
 /// neutralised so that a file name cannot become a spreadsheet formula.
 pub fn field(text: &str) -> String {
-    let text = if text.starts_with(['=', '+', '-', '@']) { format!("'{text}") } else { text.to_string() };
+    let text = if text.starts_with(FORMULA_STARTS) { format!("'{text}") } else { text.to_string() };
     if text.contains([',', '"', '\n', '\r']) {
         format!("\"{}\"", text.replace('"', "\"\""))
     } else {
@@ -124,7 +128,7 @@ pub fn first_field(line: &str) -> String {
         line.split(',').next().unwrap_or("").to_string()
     };
     match text.strip_prefix('\'') {
-        Some(rest) if rest.starts_with(['=', '+', '-', '@']) => rest.to_string(),
+        Some(rest) if rest.starts_with(FORMULA_STARTS) => rest.to_string(),
         _ => text,
     }
 }
@@ -133,6 +137,18 @@ pub fn first_field(line: &str) -> String {
 mod tests {
     use super::*;
     use crate::contract::ModelContract;
+
+    #[test]
+    fn every_formula_start_is_neutralised_and_read_back() {
+        for start in ['=', '+', '-', '@', '\t', '\r'] {
+            let name = format!("{start}cmd|' /C calc'!A0.png");
+            let written = field(&name);
+            let unquoted = written.trim_start_matches('"');
+            assert!(unquoted.starts_with('\''), "{start:?}: {written:?} is not neutralised");
+            assert_eq!(first_field(&format!("{written},1")), name, "{start:?}: not read back");
+        }
+        assert_eq!(field("plain.png"), "plain.png");
+    }
 
     #[test]
     fn rows_fields_and_quoting() {

@@ -9,32 +9,30 @@
 //!   counted by tract's cost model on the decluttered graph (the same count for every
 //!   runtime, so "achieved GFLOP/s" columns compare like with like).
 //! - `scene [--faces N]`: prints a PNG photo to stdout: FER2013 faces (read at run time
-//!   from `../shared/data/fer2013.tar.gz`, or `$FER_TARBALL`) pasted on a noisy
+//!   from `../shared/data/fer2013.tar.gz`, or `$FER_TARBALL`, by `tests/common`) pasted on a noisy
 //!   background. Research-use data: the photo is made in memory each run and never
 //!   written into the repository.
 //!
 //! Nothing here is measured; the timing is done by `bench/*.mjs`.
 
-use flate2::read::GzDecoder;
+/// The FER2013 tarball reader and face list the tests use.
+#[path = "../tests/common/mod.rs"]
+mod common;
+
 use image::{imageops::FilterType, GrayImage, Rgb, RgbImage};
 use mien::face::{prepare_blazeface, Variant};
 use mien::onnx::{GraphProto, ModelProto, NodeProto, OperatorSetIdProto, TensorProto, ValueInfoProto};
 use serde_json::json;
-use std::io::{Cursor, Read, Write};
-use std::path::{Path, PathBuf};
+use std::io::{Cursor, Write};
+use std::path::PathBuf;
 use tract_onnx::prelude::*;
 use tract_onnx::tract_core::ops::Cost;
 
 const CLASSIFIER: &str = "public/models/mien.onnx";
 
-/// Faces known to be clear, frontal and upright (the same as tests/face_detection.rs),
-/// then a few more from other classes so the photo shows different expressions.
-const FACES: [&str; 4] = [
-    "train/angry/Training_1021836.jpg",
-    "train/angry/Training_10334355.jpg",
-    "train/angry/Training_10740356.jpg",
-    "train/happy/",
-];
+/// After the tests' faces (`tests/fer-faces.txt`: clear, frontal, upright), one from
+/// another class, so the photo shows different expressions.
+const MORE_FACES: [&str; 1] = ["train/happy/"];
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -152,37 +150,20 @@ fn count_macs(bytes: &[u8]) -> TractResult<u64> {
 // ---------------------------------------------------------------------------
 // scene
 
-fn tarball() -> PathBuf {
-    std::env::var_os("FER_TARBALL")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/fer2013.tar.gz"))
-}
-
-/// The faces named in [`FACES`] (a name ending in `/`: the first image of that folder).
+/// The faces of `tests/fer-faces.txt`, then [`MORE_FACES`].
 fn fer_faces() -> Result<Vec<GrayImage>, String> {
-    let path = tarball();
-    let file = std::fs::File::open(&path).map_err(|e| format!("{}: {e} (the FER2013 tarball; set FER_TARBALL)", path.display()))?;
-    let mut archive = tar::Archive::new(GzDecoder::new(file));
-    let mut found: Vec<Option<GrayImage>> = vec![None; FACES.len()];
-    for entry in archive.entries().map_err(|e| e.to_string())? {
-        let mut entry = entry.map_err(|e| e.to_string())?;
-        let name = entry.path().map_err(|e| e.to_string())?.to_string_lossy().into_owned();
-        let slot = FACES.iter().position(|f| if f.ends_with('/') { name.starts_with(f) && name.ends_with(".jpg") } else { *f == name });
-        if let Some(i) = slot.filter(|&i| found[i].is_none()) {
-            let mut bytes = Vec::new();
-            entry.read_to_end(&mut bytes).map_err(|e| e.to_string())?;
-            found[i] = Some(image::load_from_memory(&bytes).map_err(|e| format!("{name}: {e}"))?.to_luma8());
-            if found.iter().all(Option::is_some) {
-                break;
-            }
-        }
-    }
-    found.into_iter().zip(FACES).map(|(f, name)| f.ok_or(format!("{name} is not in {}", path.display()))).collect()
+    let names: Vec<&str> = common::face_list().into_iter().chain(MORE_FACES).collect();
+    let files = common::fer_files(&names)?;
+    files
+        .iter()
+        .zip(&names)
+        .map(|(bytes, name)| Ok(image::load_from_memory(bytes).map_err(|e| format!("{name}: {e}"))?.to_luma8()))
+        .collect()
 }
 
 fn scene(args: &[String]) -> Result<(), String> {
-    let count = flag(args, "--faces", 3)?.clamp(1, FACES.len());
     let faces = fer_faces()?;
+    let count = flag(args, "--faces", 3)?.clamp(1, faces.len());
     let (w, h) = (800u32, 480u32);
     let mut seed = 7u64;
     let mut photo = RgbImage::from_fn(w, h, |x, y| {

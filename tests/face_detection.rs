@@ -6,18 +6,13 @@
 
 mod common;
 
-use common::{read_all, walk_fer, FER_TARBALL};
+use common::{face_list, fer_files, read_all, walk_fer};
 use image::{imageops::FilterType, DynamicImage, GrayImage, Rgb, RgbImage};
 use mien::cpu::CpuModel;
 use mien::face::{crop_face, merge, prepare_blazeface, Face, FaceDetector, Landmark, Point, Variant};
 use std::collections::HashMap;
 use std::ops::ControlFlow;
 use std::time::Instant;
-
-/// FER2013 faces used in the scenes: clear, frontal, upright faces from the start of
-/// the archive (so reading them is quick).
-const FACES: [&str; 3] =
-    ["train/angry/Training_1021836.jpg", "train/angry/Training_10334355.jpg", "train/angry/Training_10740356.jpg"];
 
 // ---------------------------------------------------------------------------
 // Models and data
@@ -31,16 +26,11 @@ fn model(variant: Variant) -> CpuModel {
     CpuModel::load(&prepared).expect("tract loads the prepared model")
 }
 
-/// The named FER2013 images, decoded; reads the tarball only as far as needed.
-fn fer_faces(names: &[&str]) -> Vec<GrayImage> {
-    let mut found: HashMap<String, GrayImage> = HashMap::new();
-    walk_fer(|path, file| {
-        if names.contains(&path) {
-            found.insert(path.to_string(), image::load_from_memory(&read_all(file)).expect("decode a face").to_luma8());
-        }
-        if found.len() == names.len() { ControlFlow::Break(()) } else { ControlFlow::Continue(()) }
-    });
-    names.iter().map(|n| found.remove(*n).unwrap_or_else(|| panic!("{n} is not in {FER_TARBALL}"))).collect()
+/// The FER2013 faces the scenes use (`tests/fer-faces.txt`: clear, frontal, upright
+/// faces from the start of the archive), decoded.
+fn fer_faces() -> Vec<GrayImage> {
+    let files = fer_files(&face_list()).unwrap_or_else(|e| panic!("{e}"));
+    files.iter().map(|bytes| image::load_from_memory(bytes).expect("decode a face").to_luma8()).collect()
 }
 
 /// The first `n` images of each named FER2013 training class (for the measurements).
@@ -207,7 +197,7 @@ fn scenes(faces: &[GrayImage], variant: Variant) -> Scenes {
 #[test]
 fn two_faces_one_face_and_none() {
     let det = Detectors::load();
-    let faces = fer_faces(&FACES);
+    let faces = fer_faces();
     let blank = DynamicImage::ImageRgb8(background(500, 375, [128, 128, 128], 0, 3));
     let noise = DynamicImage::ImageRgb8(background(500, 375, [128, 128, 128], 100, 4));
     for variant in Variant::ALL {
@@ -227,7 +217,7 @@ fn two_faces_one_face_and_none() {
 #[test]
 fn a_turned_face_is_cropped_upright() {
     let det = Detectors::load();
-    let face = &fer_faces(&FACES[2..])[0];
+    let face = &fer_faces()[2];
     let mut upright = background(400, 400, [60, 60, 60], 10, 5);
     let p = paste(&mut upright, face, Point { x: 200.0, y: 200.0 }, 180, 0.0);
     let mut turned = background(400, 400, [60, 60, 60], 10, 5);

@@ -5,15 +5,19 @@
 // The scenes follow tests/face_detection.rs, where BlazeFace (Back) finds these faces
 // at these sizes, here scaled up to photo-like sizes.
 
-import { createReadStream, existsSync } from 'node:fs';
+import { createReadStream, existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { createGunzip } from 'node:zlib';
 
 /** CI keeps the dataset beside the repository: ../shared/data. */
 export const FER_TARBALL = resolve(process.env.MIEN_FER_TARBALL ?? '../shared/data/fer2013.tar.gz');
 
-/** Clear, frontal, upright faces near the start of the archive (quick to reach). */
-const FACES = ['train/angry/Training_1021836.jpg', 'train/angry/Training_10334355.jpg', 'train/angry/Training_10740356.jpg'];
+/** Clear, frontal, upright faces near the start of the archive (quick to reach): the
+ * list the native tests and benchmarks use too. */
+const FACES = readFileSync(new URL('../fer-faces.txt', import.meta.url), 'utf8')
+  .split('\n')
+  .map((line) => line.trim())
+  .filter((line) => line && !line.startsWith('#'));
 
 /** The named files' bytes from a .tar.gz, reading only as far as needed. */
 async function fromTarball(path, names) {

@@ -1,25 +1,75 @@
-//! What several test files share: reading FER2013 faces straight from the tarball in
-//! `../shared/data` (nothing derived from them is written anywhere).
+//! What several test files and `bench/assets.rs` share: reading FER2013 faces straight
+//! from the tarball in `../shared/data` (or `$FER_TARBALL`; nothing derived from them
+//! is written anywhere), and the list of faces photos are composed from
+//! (`tests/fer-faces.txt`, which the browser tests read too).
+
+// Each user takes a part.
+#![allow(dead_code)]
 
 use flate2::read::GzDecoder;
 use std::io::Read;
 use std::ops::ControlFlow;
+use std::path::PathBuf;
 
-pub const FER_TARBALL: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/data/fer2013.tar.gz");
+/// The FER2013 tarball: `$FER_TARBALL`, else `../shared/data/fer2013.tar.gz`.
+pub fn fer_tarball() -> PathBuf {
+    std::env::var_os("FER_TARBALL")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/data/fer2013.tar.gz")))
+}
+
+/// The faces of `tests/fer-faces.txt`, in its order.
+pub fn face_list() -> Vec<&'static str> {
+    include_str!("../fer-faces.txt").lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')).collect()
+}
 
 /// Walks the tarball in its order, handing `visit` each file's path (as
 /// "train/angry/x.jpg") and a reader for its bytes, until `visit` breaks.
-pub fn walk_fer(mut visit: impl FnMut(&str, &mut dyn Read) -> ControlFlow<()>) {
-    let file = std::fs::File::open(FER_TARBALL)
-        .unwrap_or_else(|e| panic!("cannot open {FER_TARBALL} ({e}): the FER2013 tarball must sit in ../shared/data"));
+pub fn try_walk_fer(mut visit: impl FnMut(&str, &mut dyn Read) -> ControlFlow<()>) -> Result<(), String> {
+    let path = fer_tarball();
+    let file = std::fs::File::open(&path).map_err(|e| {
+        format!("cannot open {} ({e}): the FER2013 tarball must sit in ../shared/data (or set FER_TARBALL)", path.display())
+    })?;
     let mut archive = tar::Archive::new(GzDecoder::new(file));
-    for entry in archive.entries().expect("read the tarball") {
-        let mut entry = entry.expect("read a tarball entry");
-        let path = entry.path().expect("entry path").to_string_lossy().into_owned();
-        if visit(path.trim_start_matches("./"), &mut entry).is_break() {
+    for entry in archive.entries().map_err(|e| format!("{}: {e}", path.display()))? {
+        let mut entry = entry.map_err(|e| format!("{}: {e}", path.display()))?;
+        let name = entry.path().map_err(|e| e.to_string())?.to_string_lossy().into_owned();
+        if visit(name.trim_start_matches("./"), &mut entry).is_break() {
             break;
         }
     }
+    Ok(())
+}
+
+/// [`try_walk_fer`] for tests: a missing or broken tarball panics with the reason.
+pub fn walk_fer(visit: impl FnMut(&str, &mut dyn Read) -> ControlFlow<()>) {
+    try_walk_fer(visit).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// The named files' bytes, in the order named (a name ending in `/`: the first `.jpg`
+/// in that folder), reading the tarball only as far as needed.
+pub fn fer_files(names: &[&str]) -> Result<Vec<Vec<u8>>, String> {
+    let mut found: Vec<Option<Vec<u8>>> = vec![None; names.len()];
+    let mut failed = None;
+    try_walk_fer(|path, file| {
+        let matches = |n: &&str| if n.ends_with('/') { path.starts_with(*n) && path.ends_with(".jpg") } else { *n == path };
+        if let Some(i) = (0..names.len()).find(|&i| found[i].is_none() && matches(&names[i])) {
+            let mut bytes = Vec::new();
+            match file.read_to_end(&mut bytes) {
+                Ok(_) => found[i] = Some(bytes),
+                Err(e) => failed = Some(format!("{path}: {e}")),
+            }
+        }
+        if failed.is_some() || found.iter().all(Option::is_some) { ControlFlow::Break(()) } else { ControlFlow::Continue(()) }
+    })?;
+    if let Some(e) = failed {
+        return Err(e);
+    }
+    found
+        .into_iter()
+        .zip(names)
+        .map(|(f, name)| f.ok_or_else(|| format!("{name} is not in {}", fer_tarball().display())))
+        .collect()
 }
 
 /// All of a file's bytes.

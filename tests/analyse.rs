@@ -59,9 +59,9 @@ struct Run {
 
 fn analyse(args: &[&str]) -> Run {
     let model = format!("{ROOT}/public/models/mien.onnx");
-    let detector = format!("{ROOT}/{}", mien::face::Variant::Back.npm_path());
+    let blazeface = format!("{ROOT}/node_modules/{}/ONNX", mien::face::model::NPM_PACKAGE);
     let out: Output = Command::new(env!("CARGO_BIN_EXE_mien-analyse"))
-        .args(["--model", &model, "--detector", &detector, "--threads", "2"])
+        .args(["--model", &model, "--blazeface", &blazeface, "--threads", "2"])
         .args(args)
         .output()
         .expect("run mien-analyse");

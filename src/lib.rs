@@ -4,6 +4,7 @@
 //!
 //! - [`contract`]: labels, input geometry, normalisation, carried in the ONNX metadata;
 //! - [`onnx`]: reading and writing ONNX files;
+//! - [`float16`]: float16 weights in ONNX files (half the download), expanded on load;
 //! - [`decode`]: user files to upright images, with limits and clear errors;
 //! - [`preprocess`]: face crop to input tensor;
 //! - [`emotions`]: logits to per-expression fractions;
@@ -24,6 +25,7 @@ pub mod csv;
 pub mod decode;
 pub mod emotions;
 pub mod face;
+pub mod float16;
 pub mod metrics;
 pub mod onnx;
 #[cfg(all(feature = "cpu", not(target_arch = "wasm32")))]

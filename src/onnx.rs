@@ -11,6 +11,8 @@ use prost::Message;
 pub const FLOAT: i32 = 1;
 /// `TensorProto.DataType.INT64`.
 pub const INT64: i32 = 7;
+/// `TensorProto.DataType.FLOAT16`.
+pub const FLOAT16: i32 = 10;
 
 #[derive(Clone, PartialEq, Message)]
 pub struct ModelProto {

@@ -7,6 +7,7 @@ use std::rc::Rc;
 use js_sys::Uint8Array;
 use mien::contract::ModelContract;
 use mien::face::{prepare_blazeface, Variant};
+use mien::float16::expand_float16_bytes;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::Response;
@@ -33,7 +34,8 @@ pub struct ModelFiles {
 impl ModelFiles {
     /// Fetches the classifier and reads its contract.
     pub async fn fetch() -> Result<ModelFiles, String> {
-        let classifier = fetch_bytes(CLASSIFIER_URL).await?;
+        // Float16 weights become float32 here, once, for both engines.
+        let classifier = expand_float16_bytes(fetch_bytes(CLASSIFIER_URL).await?).map_err(|e| format!("{CLASSIFIER_URL}: {e}"))?;
         let contract = ModelContract::from_onnx_bytes(&classifier).map_err(|e| format!("{CLASSIFIER_URL}: {e}"))?;
         Ok(ModelFiles { contract, classifier, detectors: RefCell::new(Vec::new()) })
     }

@@ -250,6 +250,12 @@ pub struct ExportArgs {
     /// the compute; same weights, so the file is no larger).
     #[arg(long)]
     pub mirror_average: bool,
+    /// Store the weights as float16, each followed by a Cast to float32 (half the
+    /// download; any ONNX runtime runs the file as is, mien's expand it on load; see
+    /// src/float16.rs). The val accuracy and self-test logits are those of the
+    /// float16 file. `--float16 false` writes float32 weights.
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    pub float16: bool,
     #[arg(long, default_value_t = 2)]
     pub threads: usize,
 }
@@ -274,6 +280,17 @@ pub fn export(args: &ExportArgs) -> Result<(), String> {
         return Err(format!("the exported graph disagrees with libtorch (max abs diff {diff:e}); not written"));
     }
     println!("export check: tract vs libtorch max abs diff {diff:.2e}");
+    let tract = if args.float16 {
+        let (stored, moved) = crate::float16::store_float16_classifier(&mut model)?;
+        contract = ModelContract::read_from(&model).map_err(|e| e.to_string())?;
+        println!(
+            "float16 weights: {} tensors ({} values); the self-test logits moved by {moved:.2e}",
+            stored.tensors, stored.values
+        );
+        CpuModel::load(&model.to_bytes())?
+    } else {
+        tract
+    };
     if let Some(val) = &args.val {
         let classes = data::list_classes(val)?;
         let (ds, _) = data::load_split(val, &classes, &contract, args.threads.max(1))?;

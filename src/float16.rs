@@ -1,0 +1,328 @@
+//! Float16 weights: an ONNX file half the size that every ONNX runtime still runs as is.
+//!
+//! [`store_float16`] rewrites each large float32 initializer `w` as a float16 initializer
+//! `w.f16` followed by a `Cast(to = FLOAT)` node whose output is `w`: the rest of the
+//! graph is untouched, and onnxruntime (or any runtime) folds the Cast when it loads the
+//! file. [`expand_float16`] undoes the rewrite, giving a plain float32 graph with exactly
+//! the values those Casts produce: mien's runtimes get that graph (wonnx has no float16
+//! and needs every Conv weight to be an initializer; tract then sees the graph it was
+//! tested on), so the browser's engines, the native evaluation and onnxruntime all
+//! compute with the same weights.
+
+use crate::onnx::{attr_type, AttributeProto, ModelProto, NodeProto, TensorProto, FLOAT, FLOAT16};
+use half::f16;
+
+/// Initializers with fewer values stay float32: biases and small constants cost little
+/// and keep full precision.
+pub const MIN_VALUES: usize = 1024;
+
+/// Appended to an initializer's name for its float16 copy.
+const SUFFIX: &str = ".f16";
+
+/// What [`store_float16`] changed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Stored {
+    /// Initializers now stored as float16.
+    pub tensors: usize,
+    /// Their values.
+    pub values: usize,
+}
+
+/// Stores every float32 initializer of at least [`MIN_VALUES`] values as float16 plus a
+/// `Cast` back to float32 (rounding to nearest). A tensor with a value beyond float16's
+/// range (65504) stays float32. Running it again changes nothing.
+pub fn store_float16(model: &mut ModelProto) -> Result<Stored, String> {
+    let graph = model.graph.as_mut().ok_or("the ONNX file has no graph")?;
+    let mut casts = Vec::new();
+    let mut stored = Stored::default();
+    for tensor in &mut graph.initializer {
+        let Some(values) = tensor.f32_values() else {
+            continue;
+        };
+        if values.len() < MIN_VALUES
+            || values
+                .iter()
+                .any(|v| !v.is_finite() || v.abs() > f16::MAX.to_f32())
+        {
+            continue;
+        }
+        let name = std::mem::take(&mut tensor.name);
+        let half_name = format!("{name}{SUFFIX}");
+        *tensor = TensorProto {
+            name: half_name.clone(),
+            dims: std::mem::take(&mut tensor.dims),
+            data_type: FLOAT16,
+            raw_data: values
+                .iter()
+                .flat_map(|&v| f16::from_f32(v).to_le_bytes())
+                .collect(),
+            ..Default::default()
+        };
+        casts.push(NodeProto::new(
+            "Cast",
+            &format!("{name}.cast"),
+            &[&half_name],
+            &[&name],
+            vec![AttributeProto::int("to", FLOAT as i64)],
+        ));
+        stored.tensors += 1;
+        stored.values += values.len();
+    }
+    // The Casts come first, so the node list stays in topological order.
+    casts.append(&mut graph.node);
+    graph.node = casts;
+    Ok(stored)
+}
+
+/// Replaces each `Cast(to = FLOAT)` of a float16 initializer by a float32 initializer
+/// holding the cast's values, under the cast's output name (where the float16 tensor
+/// was, so a stored-then-expanded graph lists its initializers in the original order).
+/// Returns how many were expanded; a graph without any is left as it was.
+pub fn expand_float16(model: &mut ModelProto) -> Result<usize, String> {
+    let Some(graph) = model.graph.as_mut() else {
+        return Ok(0);
+    };
+    let mut expanded = 0;
+    let mut i = 0;
+    while i < graph.node.len() {
+        let node = &graph.node[i];
+        let to_float = node
+            .attribute
+            .iter()
+            .any(|a| a.name == "to" && a.r#type == attr_type::INT && a.i == FLOAT as i64);
+        let source =
+            (node.op_type == "Cast" && to_float && node.input.len() == 1 && node.output.len() == 1)
+                .then(|| {
+                    graph
+                        .initializer
+                        .iter()
+                        .position(|t| t.name == node.input[0] && t.data_type == FLOAT16)
+                })
+                .flatten();
+        let Some(at) = source else {
+            i += 1;
+            continue;
+        };
+        let node = graph.node.remove(i);
+        let half = &graph.initializer[at];
+        let values = f16_values(half)
+            .ok_or_else(|| format!("the float16 tensor `{}` is damaged", half.name))?;
+        let full = TensorProto::from_f32(&node.output[0], &half.dims, &values);
+        let still_used = graph.node.iter().any(|n| n.input.contains(&node.input[0]));
+        if still_used {
+            graph.initializer.push(full);
+        } else {
+            graph.initializer[at] = full;
+        }
+        expanded += 1;
+    }
+    Ok(expanded)
+}
+
+/// [`expand_float16`] on a file's bytes; the bytes come back untouched when the file
+/// has no float16 initializers.
+pub fn expand_float16_bytes(bytes: Vec<u8>) -> Result<Vec<u8>, String> {
+    let mut model = ModelProto::decode_bytes(&bytes).map_err(|e| e.to_string())?;
+    Ok(if expand_float16(&mut model)? == 0 {
+        bytes
+    } else {
+        model.to_bytes()
+    })
+}
+
+/// [`store_float16`] for a classifier carrying mien's contract, whose self-test logits
+/// ([`crate::contract::ModelContract::self_test_logits`]) are then replaced by what the
+/// float16 file computes (tract, on the expanded graph), so a runtime's self-test checks
+/// the file it runs. Returns what was stored and how far the self-test logits moved.
+#[cfg(feature = "cpu")]
+pub fn store_float16_classifier(model: &mut ModelProto) -> Result<(Stored, f32), String> {
+    use crate::contract::{self_test_input, ModelContract};
+    use crate::cpu::{CpuModel, TensorF32};
+    let mut contract = ModelContract::read_from(model).map_err(|e| e.to_string())?;
+    let stored = store_float16(model)?;
+    let input = TensorF32 {
+        shape: contract.input_shape().to_vec(),
+        data: self_test_input(&contract),
+    };
+    let logits = CpuModel::load(&model.to_bytes())?
+        .run(&[input])?
+        .swap_remove(0)
+        .data;
+    let moved = match &contract.self_test_logits {
+        Some(before) => before
+            .iter()
+            .zip(&logits)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0, f32::max),
+        None => 0.0,
+    };
+    contract.self_test_logits = Some(logits);
+    contract.write_to(model);
+    Ok((stored, moved))
+}
+
+/// The values of a float16 tensor (raw little-endian bytes, or `int32_data` holding the
+/// bit patterns, as the ONNX spec allows), checked against its dimensions.
+fn f16_values(t: &TensorProto) -> Option<Vec<f32>> {
+    let values: Vec<f32> = if t.int32_data.is_empty() {
+        if t.raw_data.len() % 2 != 0 {
+            return None;
+        }
+        t.raw_data
+            .chunks_exact(2)
+            .map(|c| f16::from_le_bytes([c[0], c[1]]).to_f32())
+            .collect()
+    } else {
+        t.int32_data
+            .iter()
+            .map(|&b| f16::from_bits(b as u16).to_f32())
+            .collect()
+    };
+    let expected = t
+        .dims
+        .iter()
+        .try_fold(1usize, |acc, &d| acc.checked_mul(usize::try_from(d).ok()?))?;
+    (values.len() == expected).then_some(values)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::onnx::{GraphProto, OperatorSetIdProto, ValueInfoProto};
+
+    /// `y = x @ w + b`, x [1, 64], w [64, 32] (2048 values: stored as float16), b [32].
+    fn model() -> (ModelProto, Vec<f32>) {
+        let w: Vec<f32> = (0..64 * 32)
+            .map(|i| ((i * 37 % 101) as f32 - 50.0) / 7.3)
+            .collect();
+        let graph = GraphProto {
+            name: "fc".into(),
+            node: vec![
+                NodeProto::new("MatMul", "mm", &["x", "w"], &["h"], vec![]),
+                NodeProto::new("Add", "add", &["h", "b"], &["y"], vec![]),
+            ],
+            initializer: vec![
+                TensorProto::from_f32("w", &[64, 32], &w),
+                TensorProto::from_f32(
+                    "b",
+                    &[32],
+                    &(0..32).map(|i| i as f32 * 0.1).collect::<Vec<_>>(),
+                ),
+            ],
+            input: vec![ValueInfoProto::f32_tensor("x", &[1, 64])],
+            output: vec![ValueInfoProto::f32_tensor("y", &[1, 32])],
+            value_info: vec![ValueInfoProto::f32_tensor("h", &[1, 32])],
+            ..Default::default()
+        };
+        let model = ModelProto {
+            ir_version: 7,
+            graph: Some(graph),
+            opset_import: vec![OperatorSetIdProto {
+                domain: String::new(),
+                version: 13,
+            }],
+            ..Default::default()
+        };
+        (model, w)
+    }
+
+    #[test]
+    fn stored_file_is_smaller_and_expands_to_the_rounded_float32_graph() {
+        let (original, w) = model();
+        let mut half = original.clone();
+        assert_eq!(
+            store_float16(&mut half).unwrap(),
+            Stored {
+                tensors: 1,
+                values: 2048
+            }
+        );
+        let g = half.graph.as_ref().unwrap();
+        assert_eq!(g.node[0].op_type, "Cast");
+        assert_eq!(g.initializer[0].data_type, FLOAT16);
+        assert_eq!(
+            g.initializer[1].data_type, FLOAT,
+            "a 32-value bias stays float32"
+        );
+        assert!(half.to_bytes().len() < original.to_bytes().len() * 6 / 10);
+        // Storing twice changes nothing.
+        let mut again = half.clone();
+        assert_eq!(store_float16(&mut again).unwrap(), Stored::default());
+        assert_eq!(again, half);
+
+        let mut back = half.clone();
+        assert_eq!(expand_float16(&mut back).unwrap(), 1);
+        let mut expected = original.clone();
+        let rounded: Vec<f32> = w.iter().map(|&v| f16::from_f32(v).to_f32()).collect();
+        expected.graph.as_mut().unwrap().initializer[0] =
+            TensorProto::from_f32("w", &[64, 32], &rounded);
+        assert_eq!(back, expected);
+        let worst = w
+            .iter()
+            .zip(&rounded)
+            .map(|(a, b)| (a - b).abs() / a.abs().max(1e-3))
+            .fold(0.0, f32::max);
+        assert!(worst <= 1.0 / 2048.0, "relative rounding error {worst}");
+        // A file without float16 comes back byte for byte.
+        let plain = original.to_bytes();
+        assert_eq!(expand_float16_bytes(plain.clone()).unwrap(), plain);
+    }
+
+    #[cfg(feature = "cpu")]
+    #[test]
+    fn tract_runs_the_stored_file_as_is_with_the_expanded_numbers() {
+        let (original, _) = model();
+        let mut half = original.clone();
+        store_float16(&mut half).unwrap();
+        let input = crate::cpu::TensorF32 {
+            shape: vec![1, 64],
+            data: (0..64).map(|i| (i as f32 * 0.37).sin()).collect(),
+        };
+        let run = |m: &ModelProto| {
+            crate::cpu::CpuModel::load(&m.to_bytes())
+                .unwrap()
+                .run(std::slice::from_ref(&input))
+                .unwrap()
+                .swap_remove(0)
+                .data
+        };
+        // tract itself, given the file with its Casts (as any ONNX runtime would be).
+        let as_is = {
+            use tract_onnx::prelude::*;
+            let plan = tract_onnx::onnx()
+                .model_for_read(&mut &half.to_bytes()[..])
+                .and_then(|m| m.into_optimized())
+                .and_then(|m| m.into_runnable())
+                .unwrap();
+            let x = tract_ndarray::Array2::from_shape_vec((1, 64), input.data.clone()).unwrap();
+            let out = plan.run(tvec!(Tensor::from(x).into())).unwrap();
+            out[0]
+                .to_plain_array_view::<f32>()
+                .unwrap()
+                .iter()
+                .copied()
+                .collect::<Vec<f32>>()
+        };
+        let mut expanded = half.clone();
+        expand_float16(&mut expanded).unwrap();
+        assert_eq!(as_is, run(&expanded));
+        assert_eq!(run(&half), run(&expanded));
+        let diff = run(&original)
+            .iter()
+            .zip(&run(&half))
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0, f32::max);
+        assert!(
+            diff > 0.0 && diff < 0.05,
+            "float16 weights moved the output by {diff}"
+        );
+    }
+
+    #[test]
+    fn damaged_float16_data_is_a_sentence() {
+        let (mut m, _) = model();
+        store_float16(&mut m).unwrap();
+        m.graph.as_mut().unwrap().initializer[0].raw_data.pop();
+        assert!(expand_float16(&mut m).unwrap_err().contains("damaged"));
+    }
+}

@@ -145,6 +145,26 @@ let scenes;
 let session;
 let batchCsv;
 
+/** A CSV line's fields (RFC 4180 quoting undone). */
+function csvFields(line) {
+  const fields = [];
+  let field = '';
+  let quoted = false;
+  for (let i = 0; i < line.length; i++) {
+    const c = line[i];
+    if (quoted && c === '"' && line[i + 1] === '"') {
+      field += '"';
+      i++;
+    } else if (c === '"') quoted = !quoted;
+    else if (c === ',' && !quoted) {
+      fields.push(field);
+      field = '';
+    } else field += c;
+  }
+  fields.push(field);
+  return fields;
+}
+
 /** The CSV of `mien-analyse` (built here if missing) for these files, in this order. */
 function nativeCsv(files) {
   const bin = resolve(process.env.CARGO_TARGET_DIR ?? 'target', 'debug', 'mien-analyse');
@@ -377,8 +397,8 @@ try {
       ['notes.txt', Buffer.from('no photo')],
       ['one.png', scenes.one],
     ]);
-    const browserRows = batchCsv.trim().split('\r\n').map((l) => l.split(','));
-    const nativeRows = native.trim().split('\r\n').map((l) => l.split(','));
+    const browserRows = batchCsv.trim().split('\r\n').map(csvFields);
+    const nativeRows = native.trim().split('\r\n').map(csvFields);
     expect(nativeRows[0].slice(0, browserRows[0].length).join() === browserRows[0].join(), `header: ${nativeRows[0]}`);
     expect(nativeRows.length === browserRows.length, `rows: ${nativeRows.length} native, ${browserRows.length} in the browser`);
     let worst = 0;
@@ -386,7 +406,10 @@ try {
       const n = nativeRows[i].slice(0, b.length);
       n[0] = basename(n[0]);
       expect(n.slice(0, 4).join() === b.slice(0, 4).join(), `row ${i}: native ${n.slice(0, 4)}, browser ${b.slice(0, 4)}`);
-      for (let k = 4; k < b.length; k++) worst = Math.max(worst, Math.abs(Number(n[k]) - Number(b[k])));
+      for (let k = 4; k < b.length; k++) {
+        expect((n[k] === '') === (b[k] === ''), `row ${i}, column ${k}: native "${n[k]}", browser "${b[k]}"`);
+        if (b[k] !== '') worst = Math.max(worst, Math.abs(Number(n[k]) - Number(b[k])));
+      }
     }
     expect(worst <= 0.011, `percentages differ by up to ${worst}`);
     console.log(`       (${browserRows.length - 1} rows; percentages within ${worst.toFixed(3)})`);

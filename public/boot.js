@@ -13,3 +13,11 @@ try {
     + '. It needs a recent browser with WebAssembly enabled.';
   document.body.append(note);
 }
+
+// Works offline after this first visit: sw.js stores the app, its workers and models.
+// Service workers exist only on secure pages (https, or this computer's own address).
+if ('serviceWorker' in navigator) {
+  navigator.serviceWorker.register('sw.js').catch((error) => {
+    console.warn('mien will not work offline here: its service worker could not start:', error);
+  });
+}

@@ -20,7 +20,7 @@ use crate::emotions::Emotions;
 use crate::face::{
     centre_square, crop_face, downscale, Face, FaceDetector, Letterbox, Point, Rect, Variant, MAX_PHOTO_SIDE,
 };
-use crate::preprocess::{pixels_to_input, to_gray_pixels};
+use crate::preprocess::{is_small_face, pixels_to_input, to_gray_pixels};
 use crate::tensor::TensorF32;
 
 /// The models, run wherever the caller runs them. The app's futures wait for a
@@ -115,6 +115,10 @@ pub struct FaceReading {
     pub thumbnail: Option<Arc<RgbImage>>,
     /// The gray pixels the classifier read, before normalisation (with [`Options::keep_input`]).
     pub input: Option<GrayImage>,
+    /// The crop's size in the picture's pixels, and whether it is smaller than the
+    /// model's input ([`crate::preprocess::is_small_face`]): a less reliable reading.
+    pub crop_size: (u32, u32),
+    pub small: bool,
     /// Milliseconds from crop to fractions, and of those, the model's own run.
     pub classify_ms: f64,
     pub classify_model_ms: f64,
@@ -230,12 +234,16 @@ async fn read_crop<M: Models>(
     let emotions = Emotions::from_logits(&logits, contract);
     let thumbnail = options.thumbnail.map(|side| Arc::new(crop.thumbnail(side, side).to_rgb8()));
     let input = options.keep_input.then_some(gray);
+    let crop_size = (crop.width(), crop.height());
+    let small = is_small_face(crop_size.0, crop_size.1, contract);
     Ok(FaceReading {
         rect,
         score,
         emotions,
         thumbnail,
         input,
+        crop_size,
+        small,
         classify_ms: models.now_ms() - started,
         classify_model_ms,
     })

@@ -7,8 +7,10 @@
 //! - [`float16`]: float16 weights in ONNX files (half the download), expanded on load;
 //! - [`decode`]: user files to upright images, with limits and clear errors;
 //! - [`preprocess`]: face crop to input tensor;
+//! - [`occlusion`]: "why this reading": the model's sensitivity to greyed patches;
 //! - [`emotions`]: logits to per-expression fractions;
 //! - [`face`]: finding, aligning and cropping faces (BlazeFace);
+//! - [`smoothing`]: readings smoothed over a video's frames, face by face;
 //! - [`tensor`]: the tensor type the runtimes exchange;
 //! - [`analysis`]: photo to faces to readings, the one path the app and
 //!   `mien-analyse` share; [`csv`]: the batch results as CSV;
@@ -27,10 +29,12 @@ pub mod emotions;
 pub mod face;
 pub mod float16;
 pub mod metrics;
+pub mod occlusion;
 pub mod onnx;
 #[cfg(all(feature = "cpu", not(target_arch = "wasm32")))]
 pub mod plots;
 pub mod preprocess;
+pub mod smoothing;
 pub mod tensor;
 
 #[cfg(all(feature = "train", not(target_arch = "wasm32")))]

@@ -34,6 +34,12 @@ pub fn pixels_to_input(pixels: &[u8], contract: &ModelContract) -> Vec<f32> {
     out
 }
 
+/// True when a face crop is smaller than the model's input on either side: it was
+/// enlarged (so blurred) to be read, and its reading is less reliable than usual.
+pub fn is_small_face(crop_width: u32, crop_height: u32, contract: &ModelContract) -> bool {
+    crop_width < contract.width || crop_height < contract.height
+}
+
 /// Face crop to input tensor, in one step.
 pub fn preprocess(face: &DynamicImage, contract: &ModelContract) -> Vec<f32> {
     pixels_to_input(to_gray_pixels(face, contract).as_raw(), contract)
@@ -56,6 +62,15 @@ mod tests {
         assert!((input[0] - white).abs() < 1e-5, "{}", input[0]);
         assert!((input[47] - black).abs() < 1e-5, "{}", input[47]);
         assert!((input[47 * 48 + 2] - white).abs() < 1e-5);
+    }
+
+    #[test]
+    fn faces_smaller_than_the_input_are_small() {
+        let contract = ModelContract::new(1, 48, 48);
+        assert!(is_small_face(47, 60, &contract));
+        assert!(is_small_face(60, 30, &contract));
+        assert!(!is_small_face(48, 48, &contract));
+        assert!(!is_small_face(400, 300, &contract));
     }
 
     #[test]

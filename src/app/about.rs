@@ -84,6 +84,22 @@ pub fn About(contract: RwSignal<Option<ModelContract>>, visible: Signal<bool>) -
                     "page; no picture, face or result is sent anywhere."
                 </li>
             </ul>
+            <h3>"Good to know"</h3>
+            <ul class="features" id="about-features">
+                <li>
+                    "mien works offline after the first visit: a service worker keeps the app, its "
+                    "workers and the models on this device, and replaces them when a newer version "
+                    "is fetched (the browser can also install mien as an app)."
+                </li>
+                <li>
+                    "Under each face, \"What the model saw\" shows the small gray picture the model "
+                    "actually read; a face smaller than that picture is marked as less reliable."
+                </li>
+                <li>
+                    "In webcam mode the readings are smoothed over the last few frames so they do "
+                    "not flicker; the switch beside the camera turns that off."
+                </li>
+            </ul>
         </div>
     }
 }

@@ -92,11 +92,25 @@ impl Inference {
     }
 }
 
+/// Why an engine could not be started.
+struct StartError {
+    why: String,
+    /// The engine is not offered here at all (no WebGPU, no adapter): the normal
+    /// fallback to the CPU, information rather than a fault.
+    unavailable: bool,
+}
+
+impl From<String> for StartError {
+    fn from(why: String) -> Self {
+        StartError { why, unavailable: false }
+    }
+}
+
 /// Starts an engine with the classifier (self-tested) and the photo face detector.
 /// Ok: the engine and a sentence on its self-test.
-async fn start(kind: EngineKind, files: Rc<ModelFiles>, step: impl Fn(&str)) -> Result<(Inference, String), String> {
+async fn start(kind: EngineKind, files: Rc<ModelFiles>, step: impl Fn(&str)) -> Result<(Inference, String), StartError> {
     step("starting");
-    let engine = Engine::start(kind).await?;
+    let engine = Engine::start(kind).await.map_err(|why| StartError { why, unavailable: true })?;
     step("loading the expression model");
     engine.load(CLASSIFIER, &files.classifier).await?;
     let inference = Inference { engine: Rc::new(engine), files, detectors: Rc::default() };
@@ -152,6 +166,9 @@ pub struct Backend {
     pub chosen: RwSignal<EngineKind>,
     /// Why the GPU is not used, once it was found unusable (it is then not offered).
     pub gpu_problem: RwSignal<Option<String>>,
+    /// True when that is because this browser offers no WebGPU (or no adapter): the
+    /// normal fallback, shown as information; false when the GPU failed.
+    pub gpu_unavailable: RwSignal<bool>,
     /// The classifier's contract, once its file is loaded.
     pub contract: RwSignal<Option<ModelContract>>,
     files: StoredValue<Option<Rc<ModelFiles>>, LocalStorage>,
@@ -168,6 +185,7 @@ impl Backend {
             state: RwSignal::new(EngineState::Starting(EngineKind::Gpu, "fetching the models".into())),
             chosen: RwSignal::new(EngineKind::Gpu),
             gpu_problem: RwSignal::new(None),
+            gpu_unavailable: RwSignal::new(false),
             contract: RwSignal::new(None),
             files: StoredValue::new_local(None),
             active: StoredValue::new_local(None),
@@ -191,6 +209,7 @@ impl Backend {
                 }
             }
             if !browser_has_webgpu() {
+                self.gpu_unavailable.set(true);
                 self.gpu_problem.set(Some("this browser does not offer WebGPU".into()));
                 self.choose(EngineKind::Cpu);
             } else {
@@ -273,11 +292,12 @@ impl Backend {
                     self.state.set(EngineState::Ready { kind, detail, check });
                     return;
                 }
-                Err(why) if kind == EngineKind::Gpu => {
+                Err(StartError { why, unavailable }) if kind == EngineKind::Gpu => {
+                    self.gpu_unavailable.set(unavailable);
                     self.gpu_problem.set(Some(why));
                     kind = EngineKind::Cpu;
                 }
-                Err(why) => {
+                Err(StartError { why, .. }) => {
                     self.active.set_value(None);
                     self.state.set(EngineState::Failed(format!("The models could not be started on the CPU: {why}")));
                     return;

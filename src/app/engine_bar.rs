@@ -22,17 +22,24 @@ pub fn EngineBar(backend: Backend) -> impl IntoView {
     let line = move || match state.get() {
         EngineState::Starting(kind, step) => format!("Starting the models on {}: {step}…", kind.name()),
         EngineState::Ready { kind, detail, check } => {
-            let detail = if detail.is_empty() { String::new() } else { format!(" ({detail})") };
+            // The worker's detail may hold parentheses of its own: no brackets around it.
+            let detail = if detail.is_empty() { String::new() } else { format!(", with {detail}") };
             format!("The models run on {}{detail}. {check}", kind.name())
         }
         EngineState::Failed(why) => why,
     };
+    // No WebGPU here is the normal fallback (information); a GPU that failed is a warning.
+    let unavailable = move || backend.gpu_unavailable.get();
     let note = move || {
         backend.gpu_problem.get().map(|why| {
-            format!(
-                "The GPU is not used: {why}. mien runs on the CPU instead: the same numbers, more slowly. \
-                 Reload the page to try the GPU again."
-            )
+            if unavailable() {
+                format!("The GPU is not used: {why}. mien runs on the CPU instead: the same numbers, more slowly.")
+            } else {
+                format!(
+                    "The GPU is not used: {why}. mien runs on the CPU instead: the same numbers, more slowly. \
+                     Reload the page to try the GPU again."
+                )
+            }
         })
     };
     let choice = move |kind: EngineKind, label: &'static str, id: &'static str| {
@@ -62,7 +69,12 @@ pub fn EngineBar(backend: Backend) -> impl IntoView {
             <p class="engine-status" id="engine-status" role="status" aria-live="polite" class:error=move || state_code() == "failed">
                 {line}
             </p>
-            <p class="engine-note" id="engine-note" hidden=move || note().is_none()>
+            <p
+                class="engine-note"
+                id="engine-note"
+                data-tone=move || if unavailable() { "info" } else { "warning" }
+                hidden=move || note().is_none()
+            >
                 {move || note().unwrap_or_default()}
             </p>
         </section>

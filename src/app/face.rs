@@ -1,18 +1,21 @@
 //! One face's reading: its number, its crop, the top expression (or "unsure"), and all
-//! seven expressions as percentages with bars, largest first.
+//! seven expressions as percentages with bars, largest first; a note when the face is
+//! smaller than the model's input; and, on request, the gray input the model read.
 //!
 //! The exact fractions are also in `data-fractions` (label order, as the model gives
 //! them), so the browser tests can compare engines number for number.
 
 use std::sync::Arc;
 
-use image::RgbImage;
+use image::{DynamicImage, GrayImage, RgbImage};
 use leptos::html::Canvas;
 use leptos::prelude::*;
 use mien::emotions::Emotions;
 
+use super::backend::Backend;
 use super::canvas::paint;
 use super::pipeline::FaceReading;
+use super::why::WhyThisReading;
 
 #[component]
 pub fn FaceResult(
@@ -20,6 +23,7 @@ pub fn FaceResult(
     key: String,
     number: usize,
     reading: FaceReading,
+    backend: Backend,
 ) -> impl IntoView {
     let emotions = reading.emotions;
     let fractions = emotions.shares.iter().map(|s| s.fraction.to_string()).collect::<Vec<_>>().join(",");
@@ -30,6 +34,24 @@ pub fn FaceResult(
     let top = emotions.top();
     let title_id = format!("{key}-face-{number}");
     let heading_id = title_id.clone();
+    let small_note = reading.small.then(|| {
+        let (w, h) = reading.crop_size;
+        let (iw, ih) = reading.input.as_ref().map_or((0, 0), |g| g.dimensions());
+        view! {
+            <p class="small-face">
+                {format!(
+                    "This face is only {w} × {h} pixels, smaller than the model's {iw} × {ih} input: it \
+                     was enlarged to be read, so this reading is less reliable."
+                )}
+            </p>
+        }
+    });
+    let input_view = reading.input.map(Arc::new).map(|gray| {
+        view! {
+            <ModelInput gray=gray.clone() number=number />
+            <WhyThisReading backend=backend gray=gray emotions=emotions.clone() number=number />
+        }
+    });
     view! {
         <li
             class="face"
@@ -39,6 +61,7 @@ pub fn FaceResult(
             data-top=top.label.clone()
             data-unsure=unsure.to_string()
             data-box=rect
+            data-small=reading.small.to_string()
             data-classify-ms=format!("{:.1}", reading.classify_ms)
             data-classify-model-ms=format!("{:.1}", reading.classify_model_ms)
             aria-labelledby=title_id.clone()
@@ -50,7 +73,9 @@ pub fn FaceResult(
                     <p class="reading">{headline(&emotions)}</p>
                 </div>
             </div>
+            {small_note}
             <Shares emotions=emotions number=number />
+            {input_view}
         </li>
     }
 }
@@ -106,23 +131,37 @@ fn Shares(emotions: Emotions, number: usize) -> impl IntoView {
 /// The crop the classifier read, drawn on a small canvas.
 #[component]
 fn Thumbnail(image: Arc<RgbImage>, number: usize) -> impl IntoView {
+    view! { <Picture image=image class="thumbnail" label=format!("Face {number}, upright, as the model read it") /> }
+}
+
+/// On request: the gray pixels the model actually read (its input size, before
+/// normalisation), shown enlarged without smoothing.
+#[component]
+fn ModelInput(gray: Arc<GrayImage>, number: usize) -> impl IntoView {
+    let (w, h) = gray.dimensions();
+    let image = Arc::new(DynamicImage::ImageLuma8((*gray).clone()).to_rgb8());
+    view! {
+        <details class="model-input">
+            <summary>"What the model saw"</summary>
+            <Picture image=image class="model-input-pixels" label=format!("Face {number}: the {w} × {h} gray pixels the model read") />
+            <p class="hint">{format!("The {w} × {h} gray picture the model read, enlarged.")}</p>
+        </details>
+    }
+}
+
+/// An image drawn on a canvas of its size.
+#[component]
+pub fn Picture(image: Arc<RgbImage>, class: &'static str, label: String) -> impl IntoView {
     let canvas = NodeRef::<Canvas>::new();
     let (w, h) = image.dimensions();
     Effect::new(move |_| {
         if let Some(canvas) = canvas.get() {
             if let Err(why) = paint(&canvas, &image) {
-                leptos::logging::warn!("cannot draw face {number}: {why}");
+                leptos::logging::warn!("cannot draw a face: {why}");
             }
         }
     });
     view! {
-        <canvas
-            class="thumbnail"
-            node_ref=canvas
-            width=w
-            height=h
-            role="img"
-            aria-label=format!("Face {number}, upright, as the model read it")
-        ></canvas>
+        <canvas class=class node_ref=canvas width=w height=h role="img" aria-label=label></canvas>
     }
 }

@@ -27,6 +27,7 @@ mod status;
 mod table;
 mod upload;
 mod webcam;
+mod why;
 mod worker;
 
 use leptos::prelude::*;

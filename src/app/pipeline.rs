@@ -36,7 +36,8 @@ impl Models for Inference {
 
 /// A photo's faces, each read, with thumbnails.
 pub async fn read_photo(inference: &Inference, picture: &DynamicImage) -> Result<Faces, String> {
-    analysis::read_faces(inference, picture, Options { thumbnail: Some(THUMBNAIL_SIDE), ..Options::photo() }).await
+    analysis::read_faces(inference, picture, Options { thumbnail: Some(THUMBNAIL_SIDE), keep_input: true, ..Options::photo() })
+        .await
 }
 
 /// A camera frame's faces, each read.
@@ -47,7 +48,8 @@ pub async fn read_frame(inference: &Inference, picture: &DynamicImage) -> Result
 /// Reads the picture's centred square as one face: for pictures that are already a
 /// face crop where the detector finds nothing.
 pub async fn read_whole(inference: &Inference, picture: &DynamicImage) -> Result<Faces, String> {
-    analysis::read_whole(inference, picture, Options { thumbnail: Some(THUMBNAIL_SIDE), ..Options::photo() }).await
+    analysis::read_whole(inference, picture, Options { thumbnail: Some(THUMBNAIL_SIDE), keep_input: true, ..Options::photo() })
+        .await
 }
 
 /// Milliseconds since the page started.

@@ -102,7 +102,7 @@ pub fn PhotoCard(entry: PhotoEntry, batch: Batch, backend: Backend) -> impl Into
                 .faces
                 .iter()
                 .enumerate()
-                .map(|(i, face)| view! { <FaceResult key=card_key.clone() number=i + 1 reading=face.clone() /> })
+                .map(|(i, face)| view! { <FaceResult key=card_key.clone() number=i + 1 reading=face.clone() backend=backend /> })
                 .collect_view();
             view! {
                 <ol class="faces">{faces}</ol>

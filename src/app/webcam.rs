@@ -1,6 +1,7 @@
 //! Webcam mode: the camera's picture, analysed live in this page (never recorded, never
 //! sent), with a box and the top expression over each face and a frames-per-second
-//! readout. Frames use BlazeFace's `Front` model, made for one near face filling much
+//! readout. Readings are smoothed over time (a switch, on by default; the core's
+//! [`mien::smoothing`]) so the words do not flicker. Frames use BlazeFace's `Front` model, made for one near face filling much
 //! of the picture, and 2-5 times cheaper than `Back`.
 
 use gloo::timers::future::TimeoutFuture;
@@ -8,7 +9,9 @@ use js_sys::{Object, Reflect};
 use leptos::html::Video;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
+use mien::emotions::Emotions;
 use mien::face::Rect;
+use mien::smoothing::Smoother;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{HtmlCanvasElement, MediaStream, MediaStreamConstraints, MediaStreamTrack};
@@ -39,6 +42,8 @@ pub fn Webcam(backend: Backend, active: Signal<bool>) -> impl IntoView {
     let frame = RwSignal::new((640u32, 480u32));
     let marks = RwSignal::new(Vec::<Mark>::new());
     let stream = StoredValue::new_local(None::<MediaStream>);
+    let smooth = RwSignal::new(true);
+    let smoother = StoredValue::new(Smoother::default());
     // Bumped by every start and stop: a loop runs only while its session is current.
     let session = StoredValue::new(0u32);
 
@@ -58,6 +63,7 @@ pub fn Webcam(backend: Backend, active: Signal<bool>) -> impl IntoView {
         phase.set(Phase::Off);
         fps.set(None);
         marks.set(Vec::new());
+        smoother.update_value(Smoother::reset);
     };
 
     let start = move || {
@@ -120,15 +126,19 @@ pub fn Webcam(backend: Backend, active: Signal<bool>) -> impl IntoView {
                             return;
                         }
                         frame.set((picture.width(), picture.height()));
+                        let faces: Vec<(Rect, Emotions)> =
+                            found.faces.iter().map(|f| (f.rect, f.emotions.clone())).collect();
+                        let shown = if smooth.get_untracked() {
+                            smoother.try_update_value(|s| s.update(&faces)).unwrap_or_default()
+                        } else {
+                            smoother.update_value(Smoother::reset);
+                            faces.iter().map(|(_, e)| e.clone()).collect()
+                        };
                         marks.set(
-                            found
-                                .faces
+                            faces
                                 .iter()
-                                .map(|f| Mark {
-                                    rect: f.rect,
-                                    text: f.emotions.summary(),
-                                    unsure: f.emotions.is_unsure(),
-                                })
+                                .zip(shown)
+                                .map(|((rect, _), e)| Mark { rect: *rect, text: e.summary(), unsure: e.is_unsure() })
                                 .collect(),
                         );
                     }
@@ -208,6 +218,15 @@ pub fn Webcam(backend: Backend, active: Signal<bool>) -> impl IntoView {
                 >
                     "Stop"
                 </button>
+                <label class="webcam-smooth">
+                    <input
+                        type="checkbox"
+                        id="webcam-smooth"
+                        prop:checked=move || smooth.get()
+                        on:change=move |event| smooth.set(event_target_checked(&event))
+                    />
+                    "Smooth the readings over time"
+                </label>
                 <p id="webcam-fps" class="fps" aria-live="off" data-fps=move || fps.get().map(|f| format!("{f:.2}"))>
                     {fps_text}
                 </p>

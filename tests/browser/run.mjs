@@ -81,6 +81,7 @@ function cards(page) {
         top: f.dataset.top,
         unsure: f.dataset.unsure === 'true',
         box: f.dataset.box.split(',').map(Number),
+        small: f.dataset.small === 'true',
         classifyMs: Number(f.dataset.classifyMs),
         classifyModelMs: Number(f.dataset.classifyModelMs),
         bars: f.querySelectorAll('.share').length,
@@ -226,6 +227,33 @@ try {
     expect(/GPU is not used/.test(note) && /WebGPU/.test(note) && /CPU/.test(note), `note: ${note}`);
     expect(await page.isChecked('#engine-cpu'), 'the CPU is not shown as chosen');
     expect(await page.isDisabled('#engine-gpu'), 'the unusable GPU can still be chosen');
+    // The normal fallback is information, not an alarm; and no doubled parenthesis.
+    expect((await page.getAttribute('#engine-note', 'data-tone')) === 'info', 'the fallback note is not information');
+    const [noteColour, errorColour] = await page.$eval('#engine-note', (note) => {
+      const probe = document.createElement('span');
+      probe.style.color = 'var(--error)';
+      document.body.append(probe);
+      const error = getComputedStyle(probe).color;
+      probe.remove();
+      return [getComputedStyle(note).color, error];
+    });
+    expect(noteColour !== errorColour, `the fallback note is in the error colour (${noteColour})`);
+    expect(!status.includes('))'), `engine line: ${status}`);
+  });
+
+  await check('a service worker stores the app, its workers and models for offline use', async () => {
+    const stored = await page.evaluate(async () => {
+      await navigator.serviceWorker.ready;
+      const names = await caches.keys();
+      const cache = await caches.open(names[0]);
+      return { names, paths: (await cache.keys()).map((r) => new URL(r.url).pathname) };
+    });
+    expect(stored.names.length === 1, `caches: ${stored.names}`);
+    for (const path of ['/', '/cpu-worker_bg.wasm', '/mien-gpu-worker_bg.wasm', '/models/mien.onnx', '/manifest.webmanifest']) {
+      expect(stored.paths.includes(path), `${path} is not stored: ${stored.paths}`);
+    }
+    expect(stored.paths.some((p) => /^\/mien-[0-9a-f]+_bg\.wasm$/.test(p)), `the app's wasm is not stored: ${stored.paths}`);
+    expect((await page.getAttribute('link[rel="manifest"]', 'href')) === 'manifest.webmanifest', 'no web app manifest');
   });
 
   await check('the CPU worker follows docs/worker-protocol.md', async () => {
@@ -415,6 +443,58 @@ try {
     console.log(`       (${browserRows.length - 1} rows; percentages within ${worst.toFixed(3)})`);
   });
 
+  await check('a small face gets a note; each face shows, on request, the gray input the model read', async () => {
+    expect(cpuTwo.faces.every((f) => !f.small), 'the large faces of two.png are marked small');
+    const [card] = await analyse(page, [{ name: 'small.png', mimeType: 'image/png', buffer: scenes.small }]);
+    expect(card.state === 'done' && card.faces.length === 1, `small.png: ${card.state}: ${card.text}`);
+    expect(card.faces[0].small, 'the 36 px face is not marked small');
+    const note = await page.textContent('li.face .small-face');
+    expect(/smaller than the model's 48 × 48 input/.test(note) && /less reliable/.test(note), `note: ${note}`);
+    expect(!(await page.isVisible('li.face canvas.model-input-pixels')), 'the model input is shown before it is asked for');
+    await page.click('li.face details.model-input summary');
+    await page.waitForSelector('li.face canvas.model-input-pixels', { state: 'visible' });
+    const pixels = await page.$eval('li.face canvas.model-input-pixels', (canvas) => {
+      const data = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
+      let gray = true;
+      const values = [];
+      for (let i = 0; i < data.length; i += 4) {
+        gray &&= data[i] === data[i + 1] && data[i] === data[i + 2];
+        values.push(data[i]);
+      }
+      const mean = values.reduce((a, b) => a + b, 0) / values.length;
+      const spread = Math.sqrt(values.reduce((a, b) => a + (b - mean) ** 2, 0) / values.length);
+      return { width: canvas.width, height: canvas.height, gray, spread };
+    });
+    expect(pixels.width === 48 && pixels.height === 48, `model input ${pixels.width}x${pixels.height}`);
+    expect(pixels.gray && pixels.spread > 10, `model input not a gray face: ${JSON.stringify(pixels)}`);
+  });
+
+  await check('"why this reading": greying the mouth of a happy face lowers happy, and the map is hottest there', async () => {
+    let [card] = await analyse(page, [{ name: 'happy.jpg', mimeType: 'image/jpeg', buffer: scenes.happy }]);
+    expect(card.state === 'no-face', `happy.jpg (48x48, a pre-cropped face): ${card.state}: ${card.text}`);
+    await page.click('article.photo button.whole');
+    [card] = await settled(page, 1);
+    const face = card.faces[0];
+    expect(face?.top === 'happy' && Math.max(...face.fractions) >= 0.9, `happy.jpg reads ${face?.top}: ${face?.fractions}`);
+    const started = Date.now();
+    await page.click('li.face .why-button');
+    await page.waitForSelector('li.face .why:is([data-state="done"], [data-state="error"])', { timeout: TIMEOUT_MS });
+    const why = await page.$eval('li.face .why', (el) => ({
+      ...el.dataset,
+      text: el.textContent,
+      heat: [el.querySelector('canvas.why-heat')?.width, el.querySelector('canvas.why-heat')?.height],
+    }));
+    expect(why.state === 'done', `why: ${why.text}`);
+    expect(why.label === 'happy' && /lowers happy/.test(why.text), `why: ${JSON.stringify(why)}`);
+    expect(why.heat[0] === 48 && why.heat[1] === 48, `heatmap ${why.heat}`);
+    // FER2013 faces are aligned: the mouth is about x 12..36, y 30..42 (tests/occlusion.rs).
+    const [x, y, side] = why.hottest.split(',').map(Number);
+    const [cx, cy] = [x + side / 2, y + side / 2];
+    expect(cx >= 12 && cx < 36 && cy >= 30 && cy < 42, `the map is hottest at (${x}, ${y}), away from the mouth`);
+    expect(Number(why.drop) > 0.05, `greying there lowered happy by only ${why.drop}`);
+    console.log(`       (50 runs in ${Date.now() - started} ms on the CPU; hottest patch (${x}, ${y}) lowers happy by ${(Number(why.drop) * 100).toFixed(0)} points)`);
+  });
+
   await check('a picture without a face says so, and can be read whole (drop, FER-style crop)', async () => {
     // A gradient, dropped on the upload area.
     const drop = await page.evaluateHandle((bytes) => {
@@ -461,6 +541,7 @@ try {
 
   await check('webcam mode runs on the (fake) camera with a frames-per-second readout', async () => {
     await page.click('#tab-webcam');
+    expect(await page.isChecked('#webcam-smooth'), 'smoothing over time is not on by default');
     await page.click('#webcam-start');
     await page.waitForFunction(() => Number(document.querySelector('#webcam-fps')?.dataset.fps) > 0, null, {
       timeout: TIMEOUT_MS,
@@ -473,6 +554,28 @@ try {
     console.log(`       (${fps} on the CPU, 640x480 fake camera, no face in view)`);
     await page.click('#webcam-stop');
     await page.waitForFunction(() => document.querySelector('#webcam-fps')?.textContent === 'Camera off.');
+  });
+
+  await check('after the first visit it works with the network off: a photo is analysed', async () => {
+    // Cut the network both ways: the browser is offline and the server drops every connection.
+    session.network.offline = true;
+    server.refuse?.(true);
+    await session.context.setOffline(true);
+    try {
+      await page.reload({ waitUntil: 'load' });
+      await engineReady(page, 'cpu');
+      const [card] = await analyse(page, [{ name: 'one.png', mimeType: 'image/png', buffer: scenes.one }]);
+      expect(card.state === 'done' && card.faces.length === 1, `offline: ${card.state}: ${card.text}`);
+      checkFace(card.faces[0], 'offline one.png');
+      await page.click('#tab-about');
+      const about = await page.textContent('#view-about');
+      expect(/works offline/.test(about), 'the about view does not say it works offline');
+    } finally {
+      await session.context.setOffline(false);
+      server.refuse?.(false);
+      session.network.offline = false;
+    }
+    console.log(`       (${session.network.failedOffline} network tries failed while offline, each answered from the cache)`);
   });
 
   for (const warning of session.warnings) console.log(`  note ${warning}`);

@@ -18,6 +18,8 @@ const FACES = readFileSync(new URL('../fer-faces.txt', import.meta.url), 'utf8')
   .split('\n')
   .map((line) => line.trim())
   .filter((line) => line && !line.startsWith('#'));
+/** A face the shipped model reads as clearly happy (92%; tests/occlusion.rs). */
+const HAPPY = 'train/happy/Training_10019449.jpg';
 
 /** The named files' bytes from a .tar.gz, reading only as far as needed. */
 async function fromTarball(path, names) {
@@ -56,10 +58,12 @@ async function fromTarball(path, names) {
  * The test photos, as PNG bytes, composed in a blank page of `context`:
  * - `two`: 1280x840, two faces (340 and 300 px, the second turned by 12 degrees) on noise;
  * - `one`: 2400x1800 (larger than the app's 2048 working size), one 1020 px face;
- * - `fer`: one 48x48 FER2013 face as it is in the dataset (a pre-cropped face).
+ * - `fer`: one 48x48 FER2013 face as it is in the dataset (a pre-cropped face);
+ * - `small`: 140x105, one 36 px face (smaller than the model's 48x48 input);
+ * - `happy`: a 48x48 FER2013 face the shipped model reads as clearly happy.
  */
 export async function makeScenes(context) {
-  const faces = await fromTarball(FER_TARBALL, FACES);
+  const [happy, ...faces] = await fromTarball(FER_TARBALL, [HAPPY, ...FACES]);
   const page = await context.newPage();
   try {
     const made = await page.evaluate(async (encoded) => {
@@ -108,12 +112,15 @@ export async function makeScenes(context) {
         one: await scene(2400, 1800, [200, 200, 200], 0, 2, [
           { face: 2, x: 2400 * 0.55, y: 1800 * 0.48, side: 1020, degrees: 0 },
         ]),
+        small: await scene(140, 105, [90, 120, 150], 10, 3, [{ face: 0, x: 70, y: 52, side: 36, degrees: 0 }]),
       };
     }, faces.map((f) => f.toString('base64')));
     return {
       two: Buffer.from(made.two, 'base64'),
       one: Buffer.from(made.one, 'base64'),
+      small: Buffer.from(made.small, 'base64'),
       fer: faces[2],
+      happy,
     };
   } finally {
     await page.close();

@@ -16,11 +16,18 @@ export const TYPES = {
   '.onnx': 'application/octet-stream',
   '.bin': 'application/octet-stream',
   '.png': 'image/png',
+  '.webmanifest': 'application/manifest+json',
 };
 
-/** Serves `root` on a free port; resolves to { url, close }. */
+/** Serves `root` on a free port; resolves to { url, close, refuse }. `refuse(true)`
+ *  drops every connection unanswered, as if the network were down, until `refuse(false)`. */
 export function serve(root) {
+  let refusing = false;
   const server = createServer(async (request, response) => {
+    if (refusing) {
+      request.socket.destroy();
+      return;
+    }
     try {
       const path = decodeURIComponent(new URL(request.url, 'http://x').pathname);
       const file = normalize(join(root, path.endsWith('/') ? path + 'index.html' : path));
@@ -39,7 +46,13 @@ export function serve(root) {
     server.once('error', reject);
     server.listen(0, '127.0.0.1', () => {
       const { port } = server.address();
-      resolve({ url: `http://127.0.0.1:${port}/`, close: () => new Promise((r) => server.close(r)) });
+      resolve({
+        url: `http://127.0.0.1:${port}/`,
+        close: () => new Promise((r) => server.close(r)),
+        refuse: (on) => {
+          refusing = on;
+        },
+      });
     });
   });
 }

@@ -34,10 +34,15 @@ export async function openSession({ browser, origin, flags = [] }) {
   const problems = new Set();
   const warnings = new Set();
   const requests = [];
+  // While a test has cut the network (`offline`), failed requests are expected: the
+  // service worker tries the network first, then answers from its cache.
+  const network = { offline: false, failedOffline: 0 };
 
   const noteConsole = (where) => (msg) => {
     const url = msg.location()?.url ?? '';
-    if (msg.type() === 'error' && !(optional(url) || (/status of 404/.test(msg.text()) && OPTIONAL.some((p) => msg.text().includes(p))))) {
+    // Offline (a test cut the network), the browser reports each failed network try.
+    const offlineNoise = network.offline && /Failed to load resource|ERR_INTERNET_DISCONNECTED|ERR_EMPTY_RESPONSE|ERR_CONNECTION/.test(msg.text());
+    if (msg.type() === 'error' && !offlineNoise && !(optional(url) || (/status of 404/.test(msg.text()) && OPTIONAL.some((p) => msg.text().includes(p))))) {
       problems.add(`console error (${where}): ${msg.text()}${url ? ` [${url}]` : ''}`);
     }
     if (msg.type() === 'warning') warnings.add(`console warning (${where}): ${msg.text()}`);
@@ -53,7 +58,8 @@ export async function openSession({ browser, origin, flags = [] }) {
     }
   });
   context.on('requestfailed', (request) => {
-    if (!optional(request.url())) problems.add(`request failed: ${request.url()} (${request.failure()?.errorText})`);
+    if (network.offline) network.failedOffline += 1;
+    else if (!optional(request.url())) problems.add(`request failed: ${request.url()} (${request.failure()?.errorText})`);
   });
   context.on('response', (response) => {
     if (response.status() >= 400 && !optional(response.url())) problems.add(`HTTP ${response.status()}: ${response.url()}`);
@@ -65,6 +71,7 @@ export async function openSession({ browser, origin, flags = [] }) {
     problems,
     warnings,
     requests,
+    network,
     async close() {
       await context.close().catch(() => {});
       await rm(profile, { recursive: true, force: true });

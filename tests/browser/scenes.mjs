@@ -60,7 +60,7 @@ async function fromTarball(path, names) {
  * - `one`: 2400x1800 (larger than the app's 2048 working size), one 1020 px face;
  * - `fer`: one 48x48 FER2013 face as it is in the dataset (a pre-cropped face);
  * - `small`: 140x105, one 36 px face (smaller than the model's 48x48 input);
- * - `happy`: a 48x48 FER2013 face the shipped model reads as clearly happy.
+ * - `happy`: 640x480, one 300 px face the shipped model reads as clearly happy.
  */
 export async function makeScenes(context) {
   const [happy, ...faces] = await fromTarball(FER_TARBALL, [HAPPY, ...FACES]);
@@ -113,14 +113,15 @@ export async function makeScenes(context) {
           { face: 2, x: 2400 * 0.55, y: 1800 * 0.48, side: 1020, degrees: 0 },
         ]),
         small: await scene(140, 105, [90, 120, 150], 10, 3, [{ face: 0, x: 70, y: 52, side: 36, degrees: 0 }]),
+        happy: await scene(640, 480, [90, 120, 150], 25, 4, [{ face: bitmaps.length - 1, x: 320, y: 240, side: 300, degrees: 0 }]),
       };
-    }, faces.map((f) => f.toString('base64')));
+    }, [...faces, happy].map((f) => f.toString('base64')));
     return {
       two: Buffer.from(made.two, 'base64'),
       one: Buffer.from(made.one, 'base64'),
       small: Buffer.from(made.small, 'base64'),
       fer: faces[2],
-      happy,
+      happy: Buffer.from(made.happy, 'base64'),
     };
   } finally {
     await page.close();

@@ -24,7 +24,9 @@ const CLASSES: [&str; 3] = ["bars", "blob", "dots"];
 /// A 24x24 face-sized picture whose class is obvious: horizontal bars, a central blob,
 /// or a grid of dots, with noise.
 fn synthetic(class: usize, seed: u32) -> GrayImage {
-    let mut s = seed.wrapping_mul(2_654_435_761).wrapping_add(class as u32 * 97);
+    let mut s = seed
+        .wrapping_mul(2_654_435_761)
+        .wrapping_add(class as u32 * 97);
     let mut noise = move || {
         s ^= s << 13;
         s ^= s >> 17;
@@ -33,9 +35,27 @@ fn synthetic(class: usize, seed: u32) -> GrayImage {
     };
     GrayImage::from_fn(24, 24, |x, y| {
         let base = match class {
-            0 => if (y / 3) % 2 == 0 { 200 } else { 40 },
-            1 => if (x as i32 - 12).pow(2) + (y as i32 - 12).pow(2) < 40 { 220 } else { 30 },
-            _ => if x % 6 < 2 && y % 6 < 2 { 210 } else { 60 },
+            0 => {
+                if (y / 3) % 2 == 0 {
+                    200
+                } else {
+                    40
+                }
+            }
+            1 => {
+                if (x as i32 - 12).pow(2) + (y as i32 - 12).pow(2) < 40 {
+                    220
+                } else {
+                    30
+                }
+            }
+            _ => {
+                if x % 6 < 2 && y % 6 < 2 {
+                    210
+                } else {
+                    60
+                }
+            }
         };
         Luma([(base + noise() - 20).clamp(0, 255) as u8])
     })
@@ -47,9 +67,12 @@ fn make_dataset(root: &Path, per_class: usize) {
             let dir = root.join(split).join(name);
             std::fs::create_dir_all(&dir).unwrap();
             for i in 0..n {
-                synthetic(c, (i * 7 + c) as u32 + if split == "val" { 10_000 } else { 0 })
-                    .save(dir.join(format!("{i:04}.png")))
-                    .unwrap();
+                synthetic(
+                    c,
+                    (i * 7 + c) as u32 + if split == "val" { 10_000 } else { 0 },
+                )
+                .save(dir.join(format!("{i:04}.png")))
+                .unwrap();
             }
         }
     }
@@ -61,8 +84,26 @@ fn tiny_config(data: &Path, out: &Path, epochs: usize, extra: &[&str]) -> TrainC
     argv.push("--out".into());
     argv.push(out.display().to_string());
     for a in [
-        "--size", "24", "--widths", "8,16", "--blocks", "1,1", "--strides", "2,2", "--stem-width", "8",
-        "--batch-size", "16", "--threads", "1", "--device", "cpu", "--warmup-epochs", "0.5", "--lr", "0.05",
+        "--size",
+        "24",
+        "--widths",
+        "8,16",
+        "--blocks",
+        "1,1",
+        "--strides",
+        "2,2",
+        "--stem-width",
+        "8",
+        "--batch-size",
+        "16",
+        "--threads",
+        "1",
+        "--device",
+        "cpu",
+        "--warmup-epochs",
+        "0.5",
+        "--lr",
+        "0.05",
     ] {
         argv.push(a.to_string());
     }
@@ -99,12 +140,17 @@ fn learns_a_separable_task_and_resumes_where_it_stopped() {
     let best = training::train(&tiny_config(&data, &out, 2, &[])).unwrap();
     let log = log_lines(&out);
     assert_eq!(log.len(), 2);
-    let (l1, l2) = (log[0]["train_loss"].as_f64().unwrap(), log[1]["train_loss"].as_f64().unwrap());
+    let (l1, l2) = (
+        log[0]["train_loss"].as_f64().unwrap(),
+        log[1]["train_loss"].as_f64().unwrap(),
+    );
     assert!(l2 < l1, "training loss did not fall: {l1} -> {l2}");
     assert!(best > 0.0);
 
     // Starting again without --resume must refuse to overwrite the run.
-    assert!(training::train(&tiny_config(&data, &out, 6, &[])).unwrap_err().contains("--resume"));
+    assert!(training::train(&tiny_config(&data, &out, 6, &[]))
+        .unwrap_err()
+        .contains("--resume"));
 
     // Resume to 6 epochs: continues at epoch 3, and ends near-perfect.
     let best = training::train(&tiny_config(&data, &out, 6, &["--resume"])).unwrap();
@@ -127,13 +173,24 @@ fn broken_files_are_reported_and_skipped_and_bad_layouts_refused() {
     let dir = temp_dir("broken");
     let data = dir.join("data");
     make_dataset(&data, 6);
-    std::fs::write(data.join("train/bars/broken.jpg"), b"\xff\xd8\xff\xe0 not really a jpeg").unwrap();
+    std::fs::write(
+        data.join("train/bars/broken.jpg"),
+        b"\xff\xd8\xff\xe0 not really a jpeg",
+    )
+    .unwrap();
     std::fs::write(data.join("train/blob/notes.txt"), b"hello").unwrap();
-    let contract = ModelContract { labels: CLASSES.iter().map(|s| s.to_string()).collect(), ..ModelContract::new(1, 24, 24) };
+    let contract = ModelContract {
+        labels: CLASSES.iter().map(|s| s.to_string()).collect(),
+        ..ModelContract::new(1, 24, 24)
+    };
     let classes = mien::train::data::check_layout(&data).unwrap();
-    let (ds, skipped) = mien::train::data::load_split(&data.join("train"), &classes, &contract, 2).unwrap();
+    let (ds, skipped) =
+        mien::train::data::load_split(&data.join("train"), &classes, &contract, 2).unwrap();
     assert_eq!(ds.len(), 18);
-    let names: Vec<String> = skipped.iter().map(|s| s.path.file_name().unwrap().to_string_lossy().into_owned()).collect();
+    let names: Vec<String> = skipped
+        .iter()
+        .map(|s| s.path.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
     assert_eq!(names, vec!["broken.jpg", "notes.txt"]);
     assert!(skipped.iter().all(|s| !s.reason.is_empty()));
 
@@ -165,9 +222,13 @@ fn randomise_batchnorm(vs: &nn::VarStore) {
                 let _ = t.uniform_(0.5, 2.0);
             } else if name.contains("running_mean") {
                 let _ = t.normal_(0.0, 0.3);
-            } else if (name.contains("bn") || name.contains("downsample.1")) && name.ends_with("weight") {
+            } else if (name.contains("bn") || name.contains("downsample.1"))
+                && name.ends_with("weight")
+            {
                 let _ = t.uniform_(0.5, 1.5);
-            } else if (name.contains("bn") || name.contains("downsample.1")) && name.ends_with("bias") {
+            } else if (name.contains("bn") || name.contains("downsample.1"))
+                && name.ends_with("bias")
+            {
                 let _ = t.normal_(0.0, 0.2);
             }
         }
@@ -182,27 +243,60 @@ fn exported_onnx_equals_libtorch_for_every_architecture() {
     let specs = vec![
         (ModelSpec::fer_default(1, 48, 7), false),
         (ModelSpec::fer_default(1, 48, 7), true),
-        (ModelSpec::torchvision(Arch::Resnet18, 1, 48, 7, true), false),
-        (ModelSpec::torchvision(Arch::Resnet18, 3, 64, 7, false), false),
-        (ModelSpec::torchvision(Arch::Resnet18, 3, 64, 7, false), true),
-        (ModelSpec::torchvision(Arch::Resnet34, 1, 48, 7, true), false),
-        (ModelSpec::torchvision(Arch::Resnet50, 3, 48, 7, true), false),
+        (
+            ModelSpec::torchvision(Arch::Resnet18, 1, 48, 7, true),
+            false,
+        ),
+        (
+            ModelSpec::torchvision(Arch::Resnet18, 3, 64, 7, false),
+            false,
+        ),
+        (
+            ModelSpec::torchvision(Arch::Resnet18, 3, 64, 7, false),
+            true,
+        ),
+        (
+            ModelSpec::torchvision(Arch::Resnet34, 1, 48, 7, true),
+            false,
+        ),
+        (
+            ModelSpec::torchvision(Arch::Resnet50, 3, 48, 7, true),
+            false,
+        ),
     ];
     for (spec, mirror_averaged) in specs {
         let vs = nn::VarStore::new(tch::Device::Cpu);
         let net = Net::new(&vs.root(), &spec);
         randomise_batchnorm(&vs);
-        let contract = ModelContract { mirror_averaged, ..ModelContract::new(spec.channels, spec.size, spec.size) };
+        let contract = ModelContract {
+            mirror_averaged,
+            ..ModelContract::new(spec.channels, spec.size, spec.size)
+        };
         let model = export::to_onnx(&net, &contract);
         // wonnx's constraints: every Conv biased, no transB, shapes for every value.
         let graph = model.graph.as_ref().unwrap();
-        assert!(graph.node.iter().filter(|n| n.op_type == "Conv").all(|n| n.input.len() == 3));
-        assert!(graph.node.iter().all(|n| n.op_type != "BatchNormalization" && n.op_type != "Softmax"));
-        assert!(graph.node.iter().filter(|n| n.op_type == "Gemm").all(|n| n.attribute.iter().all(|a| a.name != "transB")));
-        let shaped: std::collections::HashSet<&str> = graph.value_info.iter().map(|v| v.name.as_str()).collect();
+        assert!(graph
+            .node
+            .iter()
+            .filter(|n| n.op_type == "Conv")
+            .all(|n| n.input.len() == 3));
+        assert!(graph
+            .node
+            .iter()
+            .all(|n| n.op_type != "BatchNormalization" && n.op_type != "Softmax"));
+        assert!(graph
+            .node
+            .iter()
+            .filter(|n| n.op_type == "Gemm")
+            .all(|n| n.attribute.iter().all(|a| a.name != "transB")));
+        let shaped: std::collections::HashSet<&str> =
+            graph.value_info.iter().map(|v| v.name.as_str()).collect();
         for n in &graph.node {
             for o in &n.output {
-                assert!(shaped.contains(o.as_str()) || graph.output.iter().any(|g| &g.name == o), "{o} has no shape");
+                assert!(
+                    shaped.contains(o.as_str()) || graph.output.iter().any(|g| &g.name == o),
+                    "{o} has no shape"
+                );
             }
         }
         let bytes = model.to_bytes();
@@ -211,21 +305,52 @@ fn exported_onnx_equals_libtorch_for_every_architecture() {
         if mirror_averaged {
             // One set of weights for both branches, and a face and its mirror image
             // read the same.
-            let plain = export::to_onnx(&net, &ModelContract { mirror_averaged: false, ..contract.clone() });
-            assert_eq!(graph.initializer.len(), plain.graph.as_ref().unwrap().initializer.len() + 1);
+            let plain = export::to_onnx(
+                &net,
+                &ModelContract {
+                    mirror_averaged: false,
+                    ..contract.clone()
+                },
+            );
+            assert_eq!(
+                graph.initializer.len(),
+                plain.graph.as_ref().unwrap().initializer.len() + 1
+            );
             let input = contract::self_test_input(&contract);
             let [_, c, h, w] = contract.input_shape();
-            let mirrored: Vec<f32> = (0..c * h * w).map(|i| input[i - i % w + (w - 1 - i % w)]).collect();
-            let run = |x: Vec<f32>| tract.run(&[TensorF32 { shape: contract.input_shape().to_vec(), data: x }]).unwrap()[0].data.clone();
+            let mirrored: Vec<f32> = (0..c * h * w)
+                .map(|i| input[i - i % w + (w - 1 - i % w)])
+                .collect();
+            let run = |x: Vec<f32>| {
+                tract
+                    .run(&[TensorF32 {
+                        shape: contract.input_shape().to_vec(),
+                        data: x,
+                    }])
+                    .unwrap()[0]
+                    .data
+                    .clone()
+            };
             let (a, b) = (run(input), run(mirrored));
             let scale = a.iter().fold(1f32, |m, v| m.max(v.abs()));
-            assert!(max_abs_diff(&a, &b) < 1e-5 * scale, "mirror-averaged logits differ for a mirrored face: {a:?} vs {b:?}");
+            assert!(
+                max_abs_diff(&a, &b) < 1e-5 * scale,
+                "mirror-averaged logits differ for a mirrored face: {a:?} vs {b:?}"
+            );
         }
         for seed in 0..2 {
             let mut input = contract::self_test_input(&contract);
-            input.iter_mut().enumerate().for_each(|(i, v)| *v += ((i * 31 + seed * 7) % 17) as f32 / 17.0 - 0.5);
+            input
+                .iter_mut()
+                .enumerate()
+                .for_each(|(i, v)| *v += ((i * 31 + seed * 7) % 17) as f32 / 17.0 - 0.5);
             let reference = torch_logits(&net, &input, &contract).unwrap();
-            let got = tract.run(&[TensorF32 { shape: contract.input_shape().to_vec(), data: input }]).unwrap();
+            let got = tract
+                .run(&[TensorF32 {
+                    shape: contract.input_shape().to_vec(),
+                    data: input,
+                }])
+                .unwrap();
             // Float32 rounding grows with the logits' size, and random BatchNorm statistics
             // (drawn from libtorch's global generator, which the other tests in this binary
             // also draw from, so they differ from run to run) can make deep nets' logits

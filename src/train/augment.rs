@@ -80,16 +80,28 @@ impl Augment {
         }
         if rng.random_bool(self.affine_p.clamp(0.0, 1.0)) {
             let s = 1.0 + rng.random_range(-1.0..=1.0) * self.scale;
-            let sh = (rng.random_range(-1.0..=1.0) * self.shear_deg).to_radians().tan();
+            let sh = (rng.random_range(-1.0..=1.0) * self.shear_deg)
+                .to_radians()
+                .tan();
             m = mul(&[[s, s * sh, 0.0], [0.0, s, 0.0], [0.0, 0.0, 1.0]], &m);
         }
         if rng.random_bool(self.rotate_p.clamp(0.0, 1.0)) {
             let a = (rng.random_range(-1.0..=1.0) * self.rotate_deg).to_radians();
-            m = mul(&[[a.cos(), -a.sin(), 0.0], [a.sin(), a.cos(), 0.0], [0.0, 0.0, 1.0]], &m);
+            m = mul(
+                &[
+                    [a.cos(), -a.sin(), 0.0],
+                    [a.sin(), a.cos(), 0.0],
+                    [0.0, 0.0, 1.0],
+                ],
+                &m,
+            );
         }
         if rng.random_bool(self.perspective_p.clamp(0.0, 1.0)) {
             let k = self.perspective / (w.max(h) as f64 / 2.0);
-            let (px, py) = (rng.random_range(-1.0..=1.0) * k, rng.random_range(-1.0..=1.0) * k);
+            let (px, py) = (
+                rng.random_range(-1.0..=1.0) * k,
+                rng.random_range(-1.0..=1.0) * k,
+            );
             m = mul(&[[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [px, py, 1.0]], &m);
         }
         let (mut tx, mut ty) = (cx, cy);
@@ -125,7 +137,8 @@ fn mul(a: &Mat, b: &Mat) -> Mat {
 }
 
 fn invert(m: &Mat) -> Option<Mat> {
-    let det = m[0][0] * (m[1][1] * m[2][2] - m[1][2] * m[2][1]) - m[0][1] * (m[1][0] * m[2][2] - m[1][2] * m[2][0])
+    let det = m[0][0] * (m[1][1] * m[2][2] - m[1][2] * m[2][1])
+        - m[0][1] * (m[1][0] * m[2][2] - m[1][2] * m[2][0])
         + m[0][2] * (m[1][0] * m[2][1] - m[1][1] * m[2][0]);
     if det.abs() < 1e-12 {
         return None;
@@ -133,7 +146,16 @@ fn invert(m: &Mat) -> Option<Mat> {
     let mut inv = [[0.0; 3]; 3];
     for i in 0..3 {
         for j in 0..3 {
-            let (r0, r1) = ([0, 1, 2].into_iter().filter(|&r| r != j).collect::<Vec<_>>(), [0, 1, 2].into_iter().filter(|&c| c != i).collect::<Vec<_>>());
+            let (r0, r1) = (
+                [0, 1, 2]
+                    .into_iter()
+                    .filter(|&r| r != j)
+                    .collect::<Vec<_>>(),
+                [0, 1, 2]
+                    .into_iter()
+                    .filter(|&c| c != i)
+                    .collect::<Vec<_>>(),
+            );
             let minor = m[r0[0]][r1[0]] * m[r0[1]][r1[1]] - m[r0[0]][r1[1]] * m[r0[1]][r1[0]];
             let sign = if (i + j) % 2 == 0 { 1.0 } else { -1.0 };
             inv[i][j] = sign * minor / det;
@@ -189,7 +211,9 @@ mod tests {
     use rand::SeedableRng;
 
     fn ramp(h: usize, w: usize) -> Vec<u8> {
-        (0..h * w).map(|i| ((i % w) * 255 / (w - 1)) as u8).collect()
+        (0..h * w)
+            .map(|i| ((i % w) * 255 / (w - 1)) as u8)
+            .collect()
     }
 
     #[test]
@@ -202,7 +226,10 @@ mod tests {
     #[test]
     fn flip_mirrors_the_image() {
         let img = ramp(48, 48);
-        let aug = Augment { flip_p: 1.0, ..Augment::none() };
+        let aug = Augment {
+            flip_p: 1.0,
+            ..Augment::none()
+        };
         let mut rng = rand::rngs::SmallRng::seed_from_u64(1);
         let out = aug.apply(&img, 48, 48, &mut rng);
         for y in 0..48 {
@@ -215,11 +242,20 @@ mod tests {
     #[test]
     fn default_augmentation_keeps_the_picture_recognisable() {
         let img = ramp(48, 48);
-        let aug = Augment { erase_p: 0.0, flip_p: 0.0, ..Augment::default() };
+        let aug = Augment {
+            erase_p: 0.0,
+            flip_p: 0.0,
+            ..Augment::default()
+        };
         let mut rng = rand::rngs::SmallRng::seed_from_u64(7);
         for _ in 0..20 {
             let out = aug.apply(&img, 48, 48, &mut rng);
-            let mean_diff: f64 = out.iter().zip(&img).map(|(a, b)| (*a as f64 - *b as f64).abs()).sum::<f64>() / img.len() as f64;
+            let mean_diff: f64 = out
+                .iter()
+                .zip(&img)
+                .map(|(a, b)| (*a as f64 - *b as f64).abs())
+                .sum::<f64>()
+                / img.len() as f64;
             assert!(mean_diff < 40.0, "{mean_diff}");
         }
     }
@@ -227,7 +263,11 @@ mod tests {
     #[test]
     fn erasing_changes_a_bounded_region() {
         let img = vec![128u8; 48 * 48];
-        let aug = Augment { erase_p: 1.0, erase_max_area: 0.2, ..Augment::none() };
+        let aug = Augment {
+            erase_p: 1.0,
+            erase_max_area: 0.2,
+            ..Augment::none()
+        };
         let mut rng = rand::rngs::SmallRng::seed_from_u64(3);
         let out = aug.apply(&img, 48, 48, &mut rng);
         let changed = out.iter().filter(|&&v| v != 128).count();

@@ -15,7 +15,12 @@ use tch::{Kind, Tensor};
 #[derive(Clone, Debug, clap::Args)]
 pub struct BenchArgs {
     /// Architectures to measure.
-    #[arg(long, value_enum, value_delimiter = ',', default_value = "fer,resnet18,resnet50")]
+    #[arg(
+        long,
+        value_enum,
+        value_delimiter = ',',
+        default_value = "fer,resnet18,resnet50"
+    )]
     pub archs: Vec<Arch>,
     #[command(flatten)]
     pub shape: FerShape,
@@ -51,13 +56,28 @@ pub fn run(args: &BenchArgs) -> Result<(), String> {
     let mut rows = Vec::new();
     let load = load_average();
     let cpu = cpu_peak(args.threads, args.fma_units);
-    let peak = if args.matmul_size > 0 { matmul_peak(args.matmul_size, device) } else { f64::NAN };
-    println!("device {device:?}, {} threads, batch {}, input {}x{}x{}; load average {load}", args.threads, args.batch_size, args.channels, args.size, args.size);
+    let peak = if args.matmul_size > 0 {
+        matmul_peak(args.matmul_size, device)
+    } else {
+        f64::NAN
+    };
+    println!(
+        "device {device:?}, {} threads, batch {}, input {}x{}x{}; load average {load}",
+        args.threads, args.batch_size, args.channels, args.size, args.size
+    );
     println!("{}", cpu.describe());
     println!("measured peak: {peak:.1} GFLOP/s (best of 5 f32 matmuls {n}x{n}x{n}, libtorch, {} threads)", args.threads, n = args.matmul_size);
     println!(
         "{:<44} {:>8} {:>9} {:>11} {:>11} {:>11} {:>11} {:>12} {:>9}",
-        "architecture", "params", "MMAC/face", "train img/s", "eval img/s", "b1 ms/face", "onnx ms", "train GFLOP/s", "% matmul"
+        "architecture",
+        "params",
+        "MMAC/face",
+        "train img/s",
+        "eval img/s",
+        "b1 ms/face",
+        "onnx ms",
+        "train GFLOP/s",
+        "% matmul"
     );
     for &arch in &args.archs {
         let spec = match arch {
@@ -68,13 +88,15 @@ pub fn run(args: &BenchArgs) -> Result<(), String> {
         let mut row = measure(&spec, args, device)?;
         // Training: forward + backward (about twice the forward) = 3 x 2 FLOP per MAC.
         let macs = row["macs"].as_f64().unwrap_or(0.0);
-        let train_gflops = row["train_images_per_second"].as_f64().unwrap_or(0.0) * 6.0 * macs / 1e9;
+        let train_gflops =
+            row["train_images_per_second"].as_f64().unwrap_or(0.0) * 6.0 * macs / 1e9;
         let eval_gflops = row["eval_images_per_second"].as_f64().unwrap_or(0.0) * 2.0 * macs / 1e9;
         row["train_gflops"] = json!(train_gflops);
         row["eval_gflops"] = json!(eval_gflops);
         row["train_fraction_of_matmul_peak"] = json!(train_gflops / peak);
         row["eval_fraction_of_matmul_peak"] = json!(eval_gflops / peak);
-        row["train_fraction_of_theoretical_peak"] = json!(train_gflops / cpu.theoretical_gflops_threads);
+        row["train_fraction_of_theoretical_peak"] =
+            json!(train_gflops / cpu.theoretical_gflops_threads);
         println!(
             "{:<44} {:>7.2}M {:>9.0} {:>11.1} {:>11.1} {:>11.2} {:>11.2} {:>12.1} {:>8.1}%",
             spec.describe(),
@@ -104,21 +126,42 @@ pub fn run(args: &BenchArgs) -> Result<(), String> {
             "matmul_peak_gflops": peak,
             "rows": rows,
         });
-        std::fs::write(path, serde_json::to_string_pretty(&doc).unwrap_or_default()).map_err(|e| format!("{}: {e}", path.display()))?;
+        std::fs::write(path, serde_json::to_string_pretty(&doc).unwrap_or_default())
+            .map_err(|e| format!("{}: {e}", path.display()))?;
     }
     Ok(())
 }
 
-fn measure(spec: &ModelSpec, args: &BenchArgs, device: tch::Device) -> Result<serde_json::Value, String> {
+fn measure(
+    spec: &ModelSpec,
+    args: &BenchArgs,
+    device: tch::Device,
+) -> Result<serde_json::Value, String> {
     let (params, macs) = cost(spec);
     let vs = nn::VarStore::new(device);
     let net = Net::new(&vs.root(), spec);
     let params_list: Vec<_> = {
-        let mut v: Vec<(String, Tensor)> = vs.variables().into_iter().filter(|(_, t)| t.requires_grad()).collect();
+        let mut v: Vec<(String, Tensor)> = vs
+            .variables()
+            .into_iter()
+            .filter(|(_, t)| t.requires_grad())
+            .collect();
         v.sort_by(|a, b| a.0.cmp(&b.0));
-        v.into_iter().map(|(name, tensor)| super::optim::Param { name, tensor, group: 0 }).collect()
+        v.into_iter()
+            .map(|(name, tensor)| super::optim::Param {
+                name,
+                tensor,
+                group: 0,
+            })
+            .collect()
     };
-    let mut opt = super::optim::Optimizer::new(super::optim::OptimizerKind::Sgd, params_list, 0.9, true, 5e-4);
+    let mut opt = super::optim::Optimizer::new(
+        super::optim::OptimizerKind::Sgd,
+        params_list,
+        0.9,
+        true,
+        5e-4,
+    );
     let b = args.batch_size as i64;
     let k = spec.num_classes as i64;
     let (c, s) = (spec.channels as i64, spec.size as i64);
@@ -165,7 +208,10 @@ fn measure(spec: &ModelSpec, args: &BenchArgs, device: tch::Device) -> Result<se
     let contract = ModelContract::new(spec.channels, spec.size, spec.size);
     let onnx = super::export::to_onnx(&net, &contract).to_bytes();
     let model = crate::cpu::CpuModel::load(&onnx)?;
-    let input = crate::cpu::TensorF32 { shape: contract.input_shape().to_vec(), data: contract::self_test_input(&contract) };
+    let input = crate::cpu::TensorF32 {
+        shape: contract.input_shape().to_vec(),
+        data: contract::self_test_input(&contract),
+    };
     model.run(std::slice::from_ref(&input))?;
     let n = 20;
     let t = Instant::now();
@@ -240,7 +286,11 @@ pub fn cpu_peak(threads: usize, fma_units: u32) -> CpuPeak {
         (k.trim() == key).then(|| v.trim().to_string())
     };
     let first = |key: &str| info.lines().find_map(|l| field(l, key));
-    let logical = info.lines().filter(|l| field(l, "processor").is_some()).count().max(1);
+    let logical = info
+        .lines()
+        .filter(|l| field(l, "processor").is_some())
+        .count()
+        .max(1);
     let mut cores = std::collections::BTreeSet::new();
     let mut physical = String::new();
     for line in info.lines() {
@@ -251,9 +301,16 @@ pub fn cpu_peak(threads: usize, fma_units: u32) -> CpuPeak {
             cores.insert((physical.clone(), c));
         }
     }
-    let cores = if cores.is_empty() { logical } else { cores.len() };
-    let flags: std::collections::HashSet<String> =
-        first("flags").unwrap_or_default().split_whitespace().map(str::to_string).collect();
+    let cores = if cores.is_empty() {
+        logical
+    } else {
+        cores.len()
+    };
+    let flags: std::collections::HashSet<String> = first("flags")
+        .unwrap_or_default()
+        .split_whitespace()
+        .map(str::to_string)
+        .collect();
     let (simd, lanes) = if flags.contains("avx512f") {
         ("AVX-512", 16)
     } else if flags.contains("avx") {
@@ -264,7 +321,9 @@ pub fn cpu_peak(threads: usize, fma_units: u32) -> CpuPeak {
         ("scalar", 1)
     };
     let fma = flags.contains("fma");
-    let mhz = first("cpu MHz").and_then(|v| v.parse().ok()).unwrap_or(f64::NAN);
+    let mhz = first("cpu MHz")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(f64::NAN);
     let per_core = mhz / 1e3 * lanes as f64 * if fma { 2.0 } else { 1.0 } * fma_units as f64;
     let threads_used = threads.clamp(1, cores);
     CpuPeak {

@@ -69,13 +69,24 @@ impl Classifier {
         let input = pixels_to_input(pixels, contract);
         match self {
             Classifier::Onnx(m) => {
-                let out = m.run(&[TensorF32 { shape: contract.input_shape().to_vec(), data: input }])?;
-                out.into_iter().next().map(|t| t.data).ok_or_else(|| "the model gave no output".to_string())
+                let out = m.run(&[TensorF32 {
+                    shape: contract.input_shape().to_vec(),
+                    data: input,
+                }])?;
+                out.into_iter()
+                    .next()
+                    .map(|t| t.data)
+                    .ok_or_else(|| "the model gave no output".to_string())
             }
             Classifier::Torch(net, vs) => tch::no_grad(|| {
                 let shape: Vec<i64> = contract.input_shape().iter().map(|&d| d as i64).collect();
-                let x = tch::Tensor::from_slice(&input).view(shape.as_slice()).to_device(vs.device());
-                let y = net.forward_t(&x, false).to_device(tch::Device::Cpu).flatten(0, -1);
+                let x = tch::Tensor::from_slice(&input)
+                    .view(shape.as_slice())
+                    .to_device(vs.device());
+                let y = net
+                    .forward_t(&x, false)
+                    .to_device(tch::Device::Cpu)
+                    .flatten(0, -1);
                 Vec::<f32>::try_from(y).map_err(|e| e.to_string())
             }),
         }
@@ -84,7 +95,11 @@ impl Classifier {
 
 /// Views of a face for test-time augmentation.
 fn tta_views(pixels: &[u8], h: usize, w: usize, tta: Tta) -> Vec<Vec<u8>> {
-    let flip = |p: &[u8]| -> Vec<u8> { (0..h * w).map(|i| p[(i / w) * w + (w - 1 - i % w)]).collect() };
+    let flip = |p: &[u8]| -> Vec<u8> {
+        (0..h * w)
+            .map(|i| p[(i / w) * w + (w - 1 - i % w)])
+            .collect()
+    };
     let shift = |p: &[u8], dx: i64, dy: i64| -> Vec<u8> {
         (0..h * w)
             .map(|i| {
@@ -110,7 +125,12 @@ fn tta_views(pixels: &[u8], h: usize, w: usize, tta: Tta) -> Vec<Vec<u8>> {
 }
 
 /// Fractions of every image (softmax of the logits, averaged over TTA views).
-fn classify_all(clf: &Classifier, ds: &Dataset, contract: &ModelContract, tta: Tta) -> Result<Vec<Vec<f32>>, String> {
+fn classify_all(
+    clf: &Classifier,
+    ds: &Dataset,
+    contract: &ModelContract,
+    tta: Tta,
+) -> Result<Vec<Vec<f32>>, String> {
     let mut out = Vec::with_capacity(ds.len());
     for i in 0..ds.len() {
         let views = tta_views(ds.image(i), ds.height, ds.width, tta);
@@ -129,11 +149,13 @@ fn load_classifier(args: &EvalArgs) -> Result<(Classifier, ModelContract), Strin
     match (&args.model, &args.run) {
         (Some(path), _) => {
             let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
-            let contract = ModelContract::from_onnx_bytes(&bytes).map_err(|e| format!("{}: {e}", path.display()))?;
+            let contract = ModelContract::from_onnx_bytes(&bytes)
+                .map_err(|e| format!("{}: {e}", path.display()))?;
             Ok((Classifier::Onnx(CpuModel::load(&bytes)?), contract))
         }
         (None, Some(run)) => {
-            let (vs, net, rc) = checkpoint::load_net(run, args.weights.as_deref(), tch::Device::Cpu)?;
+            let (vs, net, rc) =
+                checkpoint::load_net(run, args.weights.as_deref(), tch::Device::Cpu)?;
             if args.f16 {
                 round_to_f16(&vs);
             }
@@ -158,7 +180,11 @@ pub fn eval(args: &EvalArgs) -> Result<(), String> {
     let (clf, contract) = load_classifier(args)?;
     let classes = data::list_classes(&args.data)?;
     if classes != contract.labels {
-        return Err(format!("{} has classes {classes:?} but the model's labels are {:?}", args.data.display(), contract.labels));
+        return Err(format!(
+            "{} has classes {classes:?} but the model's labels are {:?}",
+            args.data.display(),
+            contract.labels
+        ));
     }
     let (mut ds, skipped) = data::load_split(&args.data, &classes, &contract, args.threads.max(1))?;
     for s in &skipped {
@@ -177,19 +203,45 @@ pub fn eval(args: &EvalArgs) -> Result<(), String> {
         (_, Some(r)) => r.display().to_string(),
         _ => String::new(),
     };
-    let weights = if args.f16 { ", weights rounded to float16" } else { "" };
-    println!("{name} on {} (TTA {:?}{weights}, {} skipped files)\n", args.data.display(), args.tta, skipped.len());
+    let weights = if args.f16 {
+        ", weights rounded to float16"
+    } else {
+        ""
+    };
+    println!(
+        "{name} on {} (TTA {:?}{weights}, {} skipped files)\n",
+        args.data.display(),
+        args.tta,
+        skipped.len()
+    );
     println!("{}", m.report(&classes));
-    println!("{:.0} faces/s ({:.2} ms per face, {} threads)", ds.len() as f64 / secs, secs * 1000.0 / ds.len().max(1) as f64, args.threads);
+    println!(
+        "{:.0} faces/s ({:.2} ms per face, {} threads)",
+        ds.len() as f64 / secs,
+        secs * 1000.0 / ds.len().max(1) as f64,
+        args.threads
+    );
     write_eval_outputs(&args.out, &classes, &m, &ds, &probs, args, &name, secs)?;
     println!("wrote {}", args.out.display());
     Ok(())
 }
 
 #[allow(clippy::too_many_arguments)]
-fn write_eval_outputs(out: &Path, classes: &[String], m: &Metrics, ds: &Dataset, probs: &[Vec<f32>], args: &EvalArgs, name: &str, secs: f64) -> Result<(), String> {
+fn write_eval_outputs(
+    out: &Path,
+    classes: &[String],
+    m: &Metrics,
+    ds: &Dataset,
+    probs: &[Vec<f32>],
+    args: &EvalArgs,
+    name: &str,
+    secs: f64,
+) -> Result<(), String> {
     std::fs::create_dir_all(out).map_err(|e| format!("{}: {e}", out.display()))?;
-    let w = |file: &str, text: String| std::fs::write(out.join(file), text).map_err(|e| format!("{}: {e}", out.join(file).display()));
+    let w = |file: &str, text: String| {
+        std::fs::write(out.join(file), text)
+            .map_err(|e| format!("{}: {e}", out.join(file).display()))
+    };
     let doc = serde_json::json!({
         "model": name,
         "data": args.data.display().to_string(),
@@ -200,10 +252,18 @@ fn write_eval_outputs(out: &Path, classes: &[String], m: &Metrics, ds: &Dataset,
         "faces_per_second": ds.len() as f64 / secs,
         "metrics": m,
     });
-    w("metrics.json", serde_json::to_string_pretty(&doc).unwrap_or_default())?;
+    w(
+        "metrics.json",
+        serde_json::to_string_pretty(&doc).unwrap_or_default(),
+    )?;
     w("report.txt", m.report(classes))?;
     w("confusion.csv", m.confusion_csv(classes))?;
-    plots::confusion_png(&out.join("confusion.png"), classes, &m.confusion, &format!("Confusion, accuracy {:.1}%", m.accuracy * 100.0))?;
+    plots::confusion_png(
+        &out.join("confusion.png"),
+        classes,
+        &m.confusion,
+        &format!("Confusion, accuracy {:.1}%", m.accuracy * 100.0),
+    )?;
     // Sample predictions: spread over the set, as the notebook's show_samples.
     let n = args.samples.min(ds.len());
     let tiles: Vec<Tile> = (0..n)
@@ -214,15 +274,39 @@ fn write_eval_outputs(out: &Path, classes: &[String], m: &Metrics, ds: &Dataset,
             let ok = pred == ds.labels[i];
             let mut order: Vec<usize> = (0..p.len()).collect();
             order.sort_by(|a, b| p[*b].total_cmp(&p[*a]));
-            let color = if ok { RGBColor(20, 120, 40) } else { RGBColor(190, 30, 30) };
-            let mut caption = vec![(format!("true: {}", classes[ds.labels[i]]), RGBColor(0, 0, 0))];
+            let color = if ok {
+                RGBColor(20, 120, 40)
+            } else {
+                RGBColor(190, 30, 30)
+            };
+            let mut caption = vec![(
+                format!("true: {}", classes[ds.labels[i]]),
+                RGBColor(0, 0, 0),
+            )];
             for &c in order.iter().take(3) {
-                caption.push((format!("{} {:.0}%", classes[c], p[c] * 100.0), if c == pred { color } else { RGBColor(80, 80, 80) }));
+                caption.push((
+                    format!("{} {:.0}%", classes[c], p[c] * 100.0),
+                    if c == pred {
+                        color
+                    } else {
+                        RGBColor(80, 80, 80)
+                    },
+                ));
             }
-            Tile { pixels: ds.image(i), height: ds.height, width: ds.width, caption }
+            Tile {
+                pixels: ds.image(i),
+                height: ds.height,
+                width: ds.width,
+                caption,
+            }
         })
         .collect();
-    plots::face_grid_png(&out.join("samples.png"), &tiles, 8, "Sample predictions (green: right, red: wrong)")
+    plots::face_grid_png(
+        &out.join("samples.png"),
+        &tiles,
+        8,
+        "Sample predictions (green: right, red: wrong)",
+    )
 }
 
 #[derive(Clone, Debug, clap::Args)]
@@ -263,7 +347,8 @@ pub struct ExportArgs {
 /// Exports, then checks the file with tract against libtorch before writing it.
 pub fn export(args: &ExportArgs) -> Result<(), String> {
     tch::set_num_threads(args.threads as i32);
-    let (_vs, net, rc) = checkpoint::load_net(&args.run, args.weights.as_deref(), tch::Device::Cpu)?;
+    let (_vs, net, rc) =
+        checkpoint::load_net(&args.run, args.weights.as_deref(), tch::Device::Cpu)?;
     let mut contract = rc.contract();
     contract.model_version = args.version.clone();
     contract.trained_on = args.trained_on.clone();
@@ -274,10 +359,15 @@ pub fn export(args: &ExportArgs) -> Result<(), String> {
     let mut model = super::export::to_onnx(&net, &contract);
     let bytes = model.to_bytes();
     let tract = CpuModel::load(&bytes)?;
-    let got = tract.run(&[TensorF32 { shape: contract.input_shape().to_vec(), data: input }])?;
+    let got = tract.run(&[TensorF32 {
+        shape: contract.input_shape().to_vec(),
+        data: input,
+    }])?;
     let diff = max_abs_diff(&got[0].data, &reference);
     if diff > 1e-3 {
-        return Err(format!("the exported graph disagrees with libtorch (max abs diff {diff:e}); not written"));
+        return Err(format!(
+            "the exported graph disagrees with libtorch (max abs diff {diff:e}); not written"
+        ));
     }
     println!("export check: tract vs libtorch max abs diff {diff:.2e}");
     let tract = if args.float16 {
@@ -296,7 +386,12 @@ pub fn export(args: &ExportArgs) -> Result<(), String> {
         let (ds, _) = data::load_split(val, &classes, &contract, args.threads.max(1))?;
         let probs = classify_all(&Classifier::Onnx(tract), &ds, &contract, Tta::None)?;
         let m = metrics::compute(&classes, &probs, &ds.labels, &ds.votes);
-        println!("exported model on {}: accuracy {:.2}%, macro-F1 {:.4}", val.display(), m.accuracy * 100.0, m.macro_f1);
+        println!(
+            "exported model on {}: accuracy {:.2}%, macro-F1 {:.4}",
+            val.display(),
+            m.accuracy * 100.0,
+            m.macro_f1
+        );
         contract.val_accuracy = Some(m.accuracy as f32);
         contract.val_macro_f1 = Some(m.macro_f1 as f32);
         contract.write_to(&mut model);
@@ -306,13 +401,21 @@ pub fn export(args: &ExportArgs) -> Result<(), String> {
     }
     let bytes = model.to_bytes();
     std::fs::write(&args.out, &bytes).map_err(|e| format!("{}: {e}", args.out.display()))?;
-    println!("wrote {} ({:.1} MB)", args.out.display(), bytes.len() as f64 / 1e6);
+    println!(
+        "wrote {} ({:.1} MB)",
+        args.out.display(),
+        bytes.len() as f64 / 1e6
+    );
     Ok(())
 }
 
 /// Logits of libtorch's eval-mode forward pass for one input (with the contract's
 /// mirror averaging: the mean of the logits of the input and of its mirror image).
-pub fn torch_logits(net: &Net, input: &[f32], contract: &ModelContract) -> Result<Vec<f32>, String> {
+pub fn torch_logits(
+    net: &Net,
+    input: &[f32],
+    contract: &ModelContract,
+) -> Result<Vec<f32>, String> {
     let shape: Vec<i64> = contract.input_shape().iter().map(|&d| d as i64).collect();
     tch::no_grad(|| {
         let x = tch::Tensor::from_slice(input).view(shape.as_slice());
@@ -325,7 +428,10 @@ pub fn torch_logits(net: &Net, input: &[f32], contract: &ModelContract) -> Resul
 }
 
 pub fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
-    a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f32::max)
 }
 
 #[derive(Clone, Debug, clap::Args)]
@@ -343,31 +449,56 @@ pub struct DescribeArgs {
 /// The notebook's dataset pictures: class distribution per split, example grid per class.
 pub fn describe(args: &DescribeArgs) -> Result<(), String> {
     let splits: Vec<PathBuf> = if args.data.join("train").is_dir() {
-        ["train", "val"].iter().map(|s| args.data.join(s)).filter(|p| p.is_dir()).collect()
+        ["train", "val"]
+            .iter()
+            .map(|s| args.data.join(s))
+            .filter(|p| p.is_dir())
+            .collect()
     } else {
         vec![args.data.clone()]
     };
     std::fs::create_dir_all(&args.out).map_err(|e| format!("{}: {e}", args.out.display()))?;
     for split in splits {
-        let name = split.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let name = split
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
         let classes = data::list_classes(&split)?;
-        let contract = ModelContract { labels: classes.clone(), ..ModelContract::new(1, 48, 48) };
+        let contract = ModelContract {
+            labels: classes.clone(),
+            ..ModelContract::new(1, 48, 48)
+        };
         let (ds, skipped) = data::load_split(&split, &classes, &contract, 2)?;
         let counts = ds.class_counts();
         println!("{name}: {} images ({} unreadable)", ds.len(), skipped.len());
         for (c, n) in classes.iter().zip(&counts) {
             println!("  {c:<10} {n:>6}");
         }
-        plots::class_distribution_png(&args.out.join(format!("{name}_classes.png")), &classes, &counts, &format!("{name}: images per class"))?;
+        plots::class_distribution_png(
+            &args.out.join(format!("{name}_classes.png")),
+            &classes,
+            &counts,
+            &format!("{name}: images per class"),
+        )?;
         let mut tiles = Vec::new();
         for (c, class) in classes.iter().enumerate() {
             let idx: Vec<usize> = (0..ds.len()).filter(|&i| ds.labels[i] == c).collect();
             for j in 0..args.per_class.min(idx.len()) {
                 let i = idx[j * idx.len() / args.per_class.min(idx.len())];
-                tiles.push(Tile { pixels: ds.image(i), height: 48, width: 48, caption: vec![(class.clone(), RGBColor(0, 0, 0))] });
+                tiles.push(Tile {
+                    pixels: ds.image(i),
+                    height: 48,
+                    width: 48,
+                    caption: vec![(class.clone(), RGBColor(0, 0, 0))],
+                });
             }
         }
-        plots::face_grid_png(&args.out.join(format!("{name}_examples.png")), &tiles, args.per_class, &format!("{name}: examples per class"))?;
+        plots::face_grid_png(
+            &args.out.join(format!("{name}_examples.png")),
+            &tiles,
+            args.per_class,
+            &format!("{name}: examples per class"),
+        )?;
     }
     println!("wrote {}", args.out.display());
     Ok(())
@@ -389,7 +520,10 @@ mod tests {
     #[test]
     fn f16_rounding_keeps_eleven_significant_bits() {
         let vs = tch::nn::VarStore::new(tch::Device::Cpu);
-        let w = vs.root().var_copy("w", &tch::Tensor::from_slice(&[1.0f32 / 3.0, 1000.1, 1e-3, -2.5]));
+        let w = vs.root().var_copy(
+            "w",
+            &tch::Tensor::from_slice(&[1.0f32 / 3.0, 1000.1, 1e-3, -2.5]),
+        );
         round_to_f16(&vs);
         let got: Vec<f32> = Vec::try_from(&w).unwrap();
         assert_eq!(got, vec![0.333_251_95, 1000.0, 0.001_000_404_4, -2.5]);

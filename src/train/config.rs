@@ -111,7 +111,13 @@ impl TrainConfig {
     pub fn model_spec(&self, num_classes: usize) -> ModelSpec {
         let mut spec = match self.arch {
             Arch::Fer => ModelSpec::fer_default(self.channels, self.size, num_classes),
-            a => ModelSpec::torchvision(a, self.channels, self.size, num_classes, !self.imagenet_stem),
+            a => ModelSpec::torchvision(
+                a,
+                self.channels,
+                self.size,
+                num_classes,
+                !self.imagenet_stem,
+            ),
         }
         .with_fer_shape(&self.shape);
         if let Some(d) = self.dropout {
@@ -129,8 +135,14 @@ impl TrainConfig {
         }
         if self.arch == Arch::Fer {
             let spec = self.model_spec(7);
-            if spec.widths.len() != spec.blocks.len() || spec.widths.len() != spec.strides.len() || spec.widths.is_empty() {
-                return Err("--widths, --blocks and --strides need the same, non-zero number of stages".into());
+            if spec.widths.len() != spec.blocks.len()
+                || spec.widths.len() != spec.strides.len()
+                || spec.widths.is_empty()
+            {
+                return Err(
+                    "--widths, --blocks and --strides need the same, non-zero number of stages"
+                        .into(),
+                );
             }
         }
         if self.epochs == 0 || self.batch_size == 0 {

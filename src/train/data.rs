@@ -55,7 +55,8 @@ impl Dataset {
 
 /// Lists the class folders of a split: sorted names, each non-empty.
 pub fn list_classes(split_dir: &Path) -> Result<Vec<String>, String> {
-    let entries = std::fs::read_dir(split_dir).map_err(|e| format!("cannot read {}: {e}", split_dir.display()))?;
+    let entries = std::fs::read_dir(split_dir)
+        .map_err(|e| format!("cannot read {}: {e}", split_dir.display()))?;
     let mut classes: Vec<String> = entries
         .filter_map(|e| e.ok())
         .filter(|e| e.path().is_dir())
@@ -64,7 +65,11 @@ pub fn list_classes(split_dir: &Path) -> Result<Vec<String>, String> {
         .collect();
     classes.sort();
     if classes.is_empty() {
-        return Err(format!("{} has no class folders (expected {}/<class>/<image>)", split_dir.display(), split_dir.display()));
+        return Err(format!(
+            "{} has no class folders (expected {}/<class>/<image>)",
+            split_dir.display(),
+            split_dir.display()
+        ));
     }
     Ok(classes)
 }
@@ -75,15 +80,23 @@ pub fn check_layout(root: &Path) -> Result<Vec<String>, String> {
     let train = root.join("train");
     let val = root.join("val");
     if !train.is_dir() {
-        return Err(format!("{} has no train/ folder (expected train/<class>/*.jpg and val/<class>/*.jpg)", root.display()));
+        return Err(format!(
+            "{} has no train/ folder (expected train/<class>/*.jpg and val/<class>/*.jpg)",
+            root.display()
+        ));
     }
     if !val.is_dir() {
-        return Err(format!("{} has no val/ folder: training needs a validation split (val/<class>/*.jpg)", root.display()));
+        return Err(format!(
+            "{} has no val/ folder: training needs a validation split (val/<class>/*.jpg)",
+            root.display()
+        ));
     }
     let classes = list_classes(&train)?;
     let val_classes = list_classes(&val)?;
     if classes != val_classes {
-        return Err(format!("train/ and val/ have different classes: train {classes:?}, val {val_classes:?}"));
+        return Err(format!(
+            "train/ and val/ have different classes: train {classes:?}, val {val_classes:?}"
+        ));
     }
     for split in [&train, &val] {
         for c in &classes {
@@ -111,7 +124,10 @@ pub fn load_split(
 ) -> Result<(Dataset, Vec<Skipped>), String> {
     let found = list_classes(split_dir)?;
     if found != classes {
-        return Err(format!("{} has classes {found:?}, expected {classes:?}", split_dir.display()));
+        return Err(format!(
+            "{} has classes {found:?}, expected {classes:?}",
+            split_dir.display()
+        ));
     }
     let root = split_dir.parent().unwrap_or(split_dir);
     let mut files = Vec::new();
@@ -121,12 +137,20 @@ pub fn load_split(
             .map_err(|e| format!("cannot read {}: {e}", dir.display()))?
             .filter_map(|e| e.ok())
             .map(|e| e.path())
-            .filter(|p| p.is_file() && !p.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.')))
+            .filter(|p| {
+                p.is_file()
+                    && !p
+                        .file_name()
+                        .is_some_and(|n| n.to_string_lossy().starts_with('.'))
+            })
             .collect();
         names.sort();
         files.extend(names.into_iter().map(|p| (p, label)));
     }
-    let limits = DecodeLimits { min_side: 8, ..DecodeLimits::default() };
+    let limits = DecodeLimits {
+        min_side: 8,
+        ..DecodeLimits::default()
+    };
     let n = contract.height as usize * contract.width as usize;
     let threads = threads.max(1);
     let chunk = files.len().div_ceil(threads).max(1);
@@ -146,7 +170,10 @@ pub fn load_split(
                 })
             })
             .collect();
-        handles.into_iter().map(|h| h.join().unwrap_or_default()).collect()
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_default())
+            .collect()
     });
     let mut ds = Dataset {
         classes: classes.to_vec(),
@@ -166,7 +193,10 @@ pub fn load_split(
                 let rel = path.strip_prefix(root).unwrap_or(path);
                 ds.paths.push(rel.to_string_lossy().replace('\\', "/"));
             }
-            Err(reason) => skipped.push(Skipped { path: path.clone(), reason }),
+            Err(reason) => skipped.push(Skipped {
+                path: path.clone(),
+                reason,
+            }),
         }
     }
     ds.votes = vec![None; ds.len()];
@@ -174,8 +204,18 @@ pub fn load_split(
 }
 
 /// FER+ vote columns, in the CSV's order.
-const FERPLUS_COLUMNS: [&str; 10] =
-    ["neutral", "happiness", "surprise", "sadness", "anger", "disgust", "fear", "contempt", "unknown", "NF"];
+const FERPLUS_COLUMNS: [&str; 10] = [
+    "neutral",
+    "happiness",
+    "surprise",
+    "sadness",
+    "anger",
+    "disgust",
+    "fear",
+    "contempt",
+    "unknown",
+    "NF",
+];
 
 /// Which FER+ column each of our class names takes its votes from. Contempt, unknown
 /// and "not a face" have no class of ours and are left out.
@@ -186,18 +226,30 @@ fn ferplus_column(class: &str) -> Option<usize> {
         "sad" => "sadness",
         other => other,
     };
-    FERPLUS_COLUMNS.iter().position(|c| *c == name).filter(|&i| i < 7)
+    FERPLUS_COLUMNS
+        .iter()
+        .position(|c| *c == name)
+        .filter(|&i| i < 7)
 }
 
 /// Reads FER+ vote counts (`path,neutral,happiness,...`) as shares over `classes`,
 /// keyed by path relative to the dataset root. Rows whose mapped votes are all zero
 /// are left out.
 pub fn read_votes(csv: &Path, classes: &[String]) -> Result<HashMap<String, Vec<f32>>, String> {
-    let text = std::fs::read_to_string(csv).map_err(|e| format!("cannot read votes {}: {e}", csv.display()))?;
+    let text = std::fs::read_to_string(csv)
+        .map_err(|e| format!("cannot read votes {}: {e}", csv.display()))?;
     let mut lines = text.lines();
-    let header: Vec<&str> = lines.next().unwrap_or("").split(',').map(str::trim).collect();
+    let header: Vec<&str> = lines
+        .next()
+        .unwrap_or("")
+        .split(',')
+        .map(str::trim)
+        .collect();
     if header.first() != Some(&"path") || header.len() < 11 {
-        return Err(format!("{} is not a FER+ votes file (header path,neutral,happiness,...)", csv.display()));
+        return Err(format!(
+            "{} is not a FER+ votes file (header path,neutral,happiness,...)",
+            csv.display()
+        ));
     }
     let mapping: Vec<usize> = classes
         .iter()
@@ -205,7 +257,12 @@ pub fn read_votes(csv: &Path, classes: &[String]) -> Result<HashMap<String, Vec<
         .collect::<Result<_, _>>()?;
     let column_index: Vec<usize> = FERPLUS_COLUMNS
         .iter()
-        .map(|name| header.iter().position(|h| h == name).ok_or_else(|| format!("votes file lacks column {name}")))
+        .map(|name| {
+            header
+                .iter()
+                .position(|h| h == name)
+                .ok_or_else(|| format!("votes file lacks column {name}"))
+        })
         .collect::<Result<_, _>>()?;
     let mut out = HashMap::new();
     for (lineno, line) in lines.enumerate() {
@@ -213,12 +270,19 @@ pub fn read_votes(csv: &Path, classes: &[String]) -> Result<HashMap<String, Vec<
         if fields.len() < header.len() {
             continue;
         }
-        let counts: Result<Vec<f32>, _> = column_index.iter().map(|&i| fields[i].parse::<f32>()).collect();
-        let counts = counts.map_err(|_| format!("{}:{}: bad vote count", csv.display(), lineno + 2))?;
+        let counts: Result<Vec<f32>, _> = column_index
+            .iter()
+            .map(|&i| fields[i].parse::<f32>())
+            .collect();
+        let counts =
+            counts.map_err(|_| format!("{}:{}: bad vote count", csv.display(), lineno + 2))?;
         let shares: Vec<f32> = mapping.iter().map(|&col| counts[col]).collect();
         let total: f32 = shares.iter().sum();
         if total > 0.0 {
-            out.insert(fields[0].to_string(), shares.iter().map(|v| v / total).collect());
+            out.insert(
+                fields[0].to_string(),
+                shares.iter().map(|v| v / total).collect(),
+            );
         }
     }
     Ok(out)

@@ -79,7 +79,13 @@ impl ModelSpec {
         self
     }
 
-    pub fn torchvision(arch: Arch, channels: u32, size: u32, num_classes: usize, small_stem: bool) -> Self {
+    pub fn torchvision(
+        arch: Arch,
+        channels: u32,
+        size: u32,
+        num_classes: usize,
+        small_stem: bool,
+    ) -> Self {
         let blocks = match arch {
             Arch::Resnet18 => vec![2, 2, 2, 2],
             Arch::Resnet34 | Arch::Resnet50 | Arch::Fer => vec![3, 4, 6, 3],
@@ -108,7 +114,15 @@ impl ModelSpec {
                 "fer-resnet (stem {}, widths {:?}, blocks {:?}, strides {:?})",
                 self.stem_width, self.widths, self.blocks, self.strides
             ),
-            a => format!("{a:?} ({} stem)", if self.small_stem { "small-input" } else { "ImageNet" }).to_lowercase(),
+            a => format!(
+                "{a:?} ({} stem)",
+                if self.small_stem {
+                    "small-input"
+                } else {
+                    "ImageNet"
+                }
+            )
+            .to_lowercase(),
         }
     }
 }
@@ -128,16 +142,32 @@ impl ConvBn {
     /// `zero_gamma` starts the BatchNorm scale at 0: used for the last conv of each
     /// residual branch, so every block starts as the identity (Goyal et al., 2017).
     #[allow(clippy::too_many_arguments)]
-    fn new(p: &nn::Path, conv_name: &str, bn_name: &str, cin: i64, cout: i64, kernel: i64, stride: i64, zero_gamma: bool) -> Self {
+    fn new(
+        p: &nn::Path,
+        conv_name: &str,
+        bn_name: &str,
+        cin: i64,
+        cout: i64,
+        kernel: i64,
+        stride: i64,
+        zero_gamma: bool,
+    ) -> Self {
         let padding = kernel / 2;
         let conv_cfg = nn::ConvConfig {
             stride,
             padding,
             bias: false,
-            ws_init: nn::Init::Kaiming { dist: nn::init::NormalOrUniform::Normal, fan: nn::init::FanInOut::FanOut, non_linearity: nn::init::NonLinearity::ReLU },
+            ws_init: nn::Init::Kaiming {
+                dist: nn::init::NormalOrUniform::Normal,
+                fan: nn::init::FanInOut::FanOut,
+                non_linearity: nn::init::NonLinearity::ReLU,
+            },
             ..Default::default()
         };
-        let bn_cfg = nn::BatchNormConfig { ws_init: nn::Init::Const(if zero_gamma { 0.0 } else { 1.0 }), ..Default::default() };
+        let bn_cfg = nn::BatchNormConfig {
+            ws_init: nn::Init::Const(if zero_gamma { 0.0 } else { 1.0 }),
+            ..Default::default()
+        };
         ConvBn {
             conv: nn::conv2d(p / conv_name, cin, cout, kernel, conv_cfg),
             bn: nn::batch_norm2d(p / bn_name, cout, bn_cfg),
@@ -168,7 +198,8 @@ impl Block {
                 ConvBn::new(p, "conv1", "bn1", cin, cout, 3, stride, false),
                 ConvBn::new(p, "conv2", "bn2", cout, cout, 3, 1, true),
             ],
-            downsample: (stride != 1 || cin != cout).then(|| ConvBn::new(&(p / "downsample"), "0", "1", cin, cout, 1, stride, false)),
+            downsample: (stride != 1 || cin != cout)
+                .then(|| ConvBn::new(&(p / "downsample"), "0", "1", cin, cout, 1, stride, false)),
         }
     }
 
@@ -180,7 +211,8 @@ impl Block {
                 ConvBn::new(p, "conv2", "bn2", width, width, 3, stride, false),
                 ConvBn::new(p, "conv3", "bn3", width, cout, 1, 1, true),
             ],
-            downsample: (stride != 1 || cin != cout).then(|| ConvBn::new(&(p / "downsample"), "0", "1", cin, cout, 1, stride, false)),
+            downsample: (stride != 1 || cin != cout)
+                .then(|| ConvBn::new(&(p / "downsample"), "0", "1", cin, cout, 1, stride, false)),
         }
     }
 
@@ -219,13 +251,26 @@ impl Net {
     pub fn new(root: &nn::Path, spec: &ModelSpec) -> Self {
         let c = spec.channels as i64;
         let (stem, stem_pool) = match (spec.arch, spec.small_stem) {
-            (Arch::Fer, _) => (ConvBn::new(root, "conv1", "bn1", c, spec.stem_width, 3, 1, false), false),
+            (Arch::Fer, _) => (
+                ConvBn::new(root, "conv1", "bn1", c, spec.stem_width, 3, 1, false),
+                false,
+            ),
             (_, true) => (ConvBn::new(root, "conv1", "bn1", c, 64, 3, 1, false), false),
             (_, false) => (ConvBn::new(root, "conv1", "bn1", c, 64, 7, 2, false), true),
         };
-        let mut cin = if spec.arch == Arch::Fer { spec.stem_width } else { 64 };
+        let mut cin = if spec.arch == Arch::Fer {
+            spec.stem_width
+        } else {
+            64
+        };
         let mut stages = Vec::new();
-        for (s, ((&width, &n), &stride)) in spec.widths.iter().zip(&spec.blocks).zip(&spec.strides).enumerate() {
+        for (s, ((&width, &n), &stride)) in spec
+            .widths
+            .iter()
+            .zip(&spec.blocks)
+            .zip(&spec.strides)
+            .enumerate()
+        {
             let stage_path = root / format!("layer{}", s + 1);
             let mut blocks = Vec::new();
             for b in 0..n {
@@ -242,13 +287,28 @@ impl Net {
             stages.push(blocks);
         }
         // The head has its own parameter group, so it can get its own learning rate.
-        let fc = nn::linear(root.set_group(1) / "fc", cin, spec.num_classes as i64, Default::default());
-        Net { spec: spec.clone(), stem, stem_pool, stages, fc, frozen_stages: 0 }
+        let fc = nn::linear(
+            root.set_group(1) / "fc",
+            cin,
+            spec.num_classes as i64,
+            Default::default(),
+        );
+        Net {
+            spec: spec.clone(),
+            stem,
+            stem_pool,
+            stages,
+            fc,
+            frozen_stages: 0,
+        }
     }
 
     /// Features before the head: `[N, C]`.
     pub fn features_t(&self, x: &Tensor, train: bool) -> Tensor {
-        let mut y = self.stem.forward_t(x, train && self.frozen_stages == 0).relu();
+        let mut y = self
+            .stem
+            .forward_t(x, train && self.frozen_stages == 0)
+            .relu();
         if self.stem_pool {
             y = y.max_pool2d([3, 3], [2, 2], [1, 1], [1, 1], false);
         }
@@ -269,7 +329,9 @@ impl Net {
 
 impl ModuleT for Net {
     fn forward_t(&self, x: &Tensor, train: bool) -> Tensor {
-        self.features_t(x, train).dropout(self.spec.dropout, train).apply(&self.fc)
+        self.features_t(x, train)
+            .dropout(self.spec.dropout, train)
+            .apply(&self.fc)
     }
 }
 
@@ -277,7 +339,11 @@ impl ModuleT for Net {
 pub fn cost(spec: &ModelSpec) -> (u64, u64) {
     let vs = nn::VarStore::new(tch::Device::Cpu);
     let net = Net::new(&vs.root(), spec);
-    let params: i64 = vs.trainable_variables().iter().map(|t| t.numel() as i64).sum();
+    let params: i64 = vs
+        .trainable_variables()
+        .iter()
+        .map(|t| t.numel() as i64)
+        .sum();
     let mut macs = 0u64;
     let mut side = spec.size as i64;
     let conv_macs = |cb: &ConvBn, side_in: i64| -> (u64, i64) {
@@ -287,7 +353,11 @@ pub fn cost(spec: &ModelSpec) -> (u64, u64) {
     };
     let (m, s) = conv_macs(&net.stem, side);
     macs += m;
-    side = if net.stem_pool { (s + 2 - 3) / 2 + 1 } else { s };
+    side = if net.stem_pool {
+        (s + 2 - 3) / 2 + 1
+    } else {
+        s
+    };
     for stage in &net.stages {
         for block in stage {
             let mut s = side;

@@ -44,7 +44,9 @@ pub struct Batch {
 /// Normalised `[n, C, H, W]` tensor from gray images.
 pub fn images_tensor(pixels: &[u8], n: usize, contract: &ModelContract) -> Tensor {
     let (h, w) = (contract.height as i64, contract.width as i64);
-    let t = Tensor::from_slice(pixels).view([n as i64, 1, h, w]).to_kind(Kind::Float);
+    let t = Tensor::from_slice(pixels)
+        .view([n as i64, 1, h, w])
+        .to_kind(Kind::Float);
     let t = (t / 255.0 - contract.mean as f64) / contract.std as f64;
     if contract.channels == 3 {
         t.repeat([1, 3, 1, 1])
@@ -109,26 +111,45 @@ fn batches(
 pub fn class_weights(counts: &[usize], power: f64) -> Vec<f32> {
     let n: usize = counts.iter().sum();
     let mean = n as f64 / counts.len() as f64;
-    let raw: Vec<f64> = counts.iter().map(|&c| (c.max(1) as f64 / mean).powf(-power)).collect();
-    let avg = counts.iter().zip(&raw).map(|(&c, w)| c as f64 * w).sum::<f64>() / n.max(1) as f64;
+    let raw: Vec<f64> = counts
+        .iter()
+        .map(|&c| (c.max(1) as f64 / mean).powf(-power))
+        .collect();
+    let avg = counts
+        .iter()
+        .zip(&raw)
+        .map(|(&c, w)| c as f64 * w)
+        .sum::<f64>()
+        / n.max(1) as f64;
     raw.iter().map(|w| (w / avg) as f32).collect()
 }
 
 /// Soft-target cross-entropy, weighted per image.
 pub fn loss(logits: &Tensor, batch: &Batch) -> Tensor {
-    let per_image = -(logits.log_softmax(-1, Kind::Float) * &batch.targets).sum_dim_intlist([-1i64].as_slice(), false, Kind::Float);
+    let per_image = -(logits.log_softmax(-1, Kind::Float) * &batch.targets).sum_dim_intlist(
+        [-1i64].as_slice(),
+        false,
+        Kind::Float,
+    );
     (per_image * &batch.weights).sum(Kind::Float) / batch.weights.sum(Kind::Float)
 }
 
 /// Probabilities for every image of a dataset, in eval mode, batched.
-pub fn predict(net: &Net, ds: &Dataset, contract: &ModelContract, device: Device, flip_tta: bool) -> Vec<Vec<f32>> {
+pub fn predict(
+    net: &Net,
+    ds: &Dataset,
+    contract: &ModelContract,
+    device: Device,
+    flip_tta: bool,
+) -> Vec<Vec<f32>> {
     let n = ds.len();
     let per = ds.height * ds.width;
     let mut out = Vec::with_capacity(n);
     tch::no_grad(|| {
         for start in (0..n).step_by(256) {
             let end = (start + 256).min(n);
-            let x = images_tensor(&ds.pixels[start * per..end * per], end - start, contract).to_device(device);
+            let x = images_tensor(&ds.pixels[start * per..end * per], end - start, contract)
+                .to_device(device);
             let mut p = net.forward_t(&x, false).softmax(-1, Kind::Float);
             if flip_tta {
                 let pf = net.forward_t(&x.flip([3]), false).softmax(-1, Kind::Float);
@@ -158,15 +179,26 @@ pub fn train(cfg: &TrainConfig) -> Result<f64, String> {
     set_threads(cfg.threads);
     let device = device(&cfg.device)?;
     let classes = data::check_layout(&cfg.data)?;
-    std::fs::create_dir_all(&cfg.out).map_err(|e| format!("cannot create {}: {e}", cfg.out.display()))?;
+    std::fs::create_dir_all(&cfg.out)
+        .map_err(|e| format!("cannot create {}: {e}", cfg.out.display()))?;
 
     // A resumed run must continue the run that was started, not a new one.
-    let state = if cfg.resume { checkpoint::latest(&cfg.out)? } else { None };
+    let state = if cfg.resume {
+        checkpoint::latest(&cfg.out)?
+    } else {
+        None
+    };
     if cfg.resume && state.is_none() {
-        eprintln!("--resume: no finished epoch in {}, starting from scratch", cfg.out.display());
+        eprintln!(
+            "--resume: no finished epoch in {}, starting from scratch",
+            cfg.out.display()
+        );
     }
     if !cfg.resume && checkpoint::latest(&cfg.out)?.is_some() {
-        return Err(format!("{} already holds a run; pass --resume to continue it, or choose another --out", cfg.out.display()));
+        return Err(format!(
+            "{} already holds a run; pass --resume to continue it, or choose another --out",
+            cfg.out.display()
+        ));
     }
     if let Some((_, _)) = &state {
         let saved = checkpoint::read_config(&cfg.out)?;
@@ -178,8 +210,18 @@ pub fn train(cfg: &TrainConfig) -> Result<f64, String> {
     let mut contract = ModelContract::new(cfg.channels, cfg.size, cfg.size);
     contract.labels = classes.clone();
     let t0 = Instant::now();
-    let (mut train_ds, skipped_train) = data::load_split(&cfg.data.join("train"), &classes, &contract, cfg.threads.max(2))?;
-    let (mut val_ds, skipped_val) = data::load_split(&cfg.data.join("val"), &classes, &contract, cfg.threads.max(2))?;
+    let (mut train_ds, skipped_train) = data::load_split(
+        &cfg.data.join("train"),
+        &classes,
+        &contract,
+        cfg.threads.max(2),
+    )?;
+    let (mut val_ds, skipped_val) = data::load_split(
+        &cfg.data.join("val"),
+        &classes,
+        &contract,
+        cfg.threads.max(2),
+    )?;
     for s in skipped_train.iter().chain(&skipped_val) {
         eprintln!("skipped {}: {}", s.path.display(), s.reason);
     }
@@ -190,7 +232,11 @@ pub fn train(cfg: &TrainConfig) -> Result<f64, String> {
         let votes = data::read_votes(votes_path, &classes)?;
         let a = data::attach_votes(&mut train_ds, &votes);
         let b = data::attach_votes(&mut val_ds, &votes);
-        eprintln!("votes: {a} of {} training and {b} of {} val images have FER+ votes", train_ds.len(), val_ds.len());
+        eprintln!(
+            "votes: {a} of {} training and {b} of {} val images have FER+ votes",
+            train_ds.len(),
+            val_ds.len()
+        );
     }
     eprintln!(
         "loaded {} training and {} val images in {:.1}s ({} unreadable files skipped)",
@@ -227,13 +273,23 @@ pub fn train(cfg: &TrainConfig) -> Result<f64, String> {
     }
     let params = trainable_params(&vs, &net);
     let head_lr_ratio = cfg.head_lr.map(|h| h / cfg.lr).unwrap_or(1.0);
-    let mut opt = Optimizer::new(cfg.optimizer, params, cfg.momentum, !cfg.no_nesterov, cfg.weight_decay);
+    let mut opt = Optimizer::new(
+        cfg.optimizer,
+        params,
+        cfg.momentum,
+        !cfg.no_nesterov,
+        cfg.weight_decay,
+    );
 
     let mut run = RunState::new();
     if let Some((epoch_dir, saved)) = state {
         checkpoint::load_epoch(&epoch_dir, &mut vs, &mut opt)?;
         run = saved;
-        eprintln!("resumed after epoch {} (best val accuracy {:.2}%)", run.epochs_done, run.best_accuracy * 100.0);
+        eprintln!(
+            "resumed after epoch {} (best val accuracy {:.2}%)",
+            run.epochs_done,
+            run.best_accuracy * 100.0
+        );
     } else {
         checkpoint::write_config(&cfg.out, cfg, &spec, &contract)?;
     }
@@ -263,7 +319,14 @@ pub fn train(cfg: &TrainConfig) -> Result<f64, String> {
         let mut rng = rand::rngs::SmallRng::seed_from_u64(cfg.seed * 1_000_003 + epoch as u64);
         let mut order: Vec<usize> = (0..train_ds.len()).collect();
         order.shuffle(&mut rng);
-        let rx = batches(train_ds.clone(), order, cfg, &contract, weights.clone(), rng);
+        let rx = batches(
+            train_ds.clone(),
+            order,
+            cfg,
+            &contract,
+            weights.clone(),
+            rng,
+        );
 
         let bar = ProgressBar::new(steps_per_epoch as u64);
         bar.set_style(
@@ -278,14 +341,31 @@ pub fn train(cfg: &TrainConfig) -> Result<f64, String> {
         for (step, batch) in rx.into_iter().enumerate() {
             if interrupted.load(Ordering::SeqCst) {
                 bar.abandon();
-                return Err(format!("interrupted during epoch {}; resume with --resume", epoch + 1));
+                return Err(format!(
+                    "interrupted during epoch {}; resume with --resume",
+                    epoch + 1
+                ));
             }
             let frac_epoch = epoch as f64 + step as f64 / steps_per_epoch as f64;
             lr_now = match cfg.schedule {
-                Schedule::Cosine => cosine_lr(cfg.lr, frac_epoch, cfg.warmup_epochs, cfg.epochs as f64),
-                Schedule::Plateau => cfg.lr * run.plateau.scale * if frac_epoch < cfg.warmup_epochs { (frac_epoch + 1e-3) / cfg.warmup_epochs } else { 1.0 },
+                Schedule::Cosine => {
+                    cosine_lr(cfg.lr, frac_epoch, cfg.warmup_epochs, cfg.epochs as f64)
+                }
+                Schedule::Plateau => {
+                    cfg.lr
+                        * run.plateau.scale
+                        * if frac_epoch < cfg.warmup_epochs {
+                            (frac_epoch + 1e-3) / cfg.warmup_epochs
+                        } else {
+                            1.0
+                        }
+                }
             };
-            let batch = Batch { images: batch.images.to_device(device), targets: batch.targets.to_device(device), weights: batch.weights.to_device(device) };
+            let batch = Batch {
+                images: batch.images.to_device(device),
+                targets: batch.targets.to_device(device),
+                weights: batch.weights.to_device(device),
+            };
             let logits = net.forward_t(&batch.images, true);
             let l = loss(&logits, &batch);
             opt.zero_grad();
@@ -354,7 +434,10 @@ pub fn train(cfg: &TrainConfig) -> Result<f64, String> {
             if improved { "  (best)" } else { "" }
         );
         if interrupted.load(Ordering::SeqCst) {
-            return Err(format!("interrupted after epoch {} (saved); resume with --resume", epoch + 1));
+            return Err(format!(
+                "interrupted after epoch {} (saved); resume with --resume",
+                epoch + 1
+            ));
         }
     }
     Ok(run.best_accuracy)
@@ -383,7 +466,11 @@ fn trainable_params(vs: &nn::VarStore, net: &Net) -> Vec<Param> {
                 return None;
             }
             let group = if name.starts_with("fc.") { 1 } else { 0 };
-            Some(Param { name, tensor: t, group })
+            Some(Param {
+                name,
+                tensor: t,
+                group,
+            })
         })
         .collect()
 }

@@ -85,7 +85,7 @@ def matmul_peak(n):
     return 2 * n**3 / best / 1e9
 
 
-def measure(spec, batch, steps):
+def measure(spec, batch, steps, precision="f32"):
     torch.manual_seed(0)
     net = Net(spec)
     params = sum(p.numel() for p in net.parameters() if p.requires_grad)
@@ -102,8 +102,16 @@ def measure(spec, batch, steps):
     targets = torch.full((batch, k), 1.0 / k)
     weights = torch.ones(batch)
 
+    # mien's bf16 rows: bfloat16 convolutions, float32 master weights, channels-last,
+    # which is what CPU autocast does.
+    bf16 = precision == "bf16"
+    if bf16:
+        net = net.to(memory_format=torch.channels_last)
+
     def step():
-        loss = loss_fn(net(images), targets, weights)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            logits = net(images.to(memory_format=torch.channels_last) if bf16 else images)
+        loss = loss_fn(logits.float(), targets, weights)
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -118,6 +126,7 @@ def measure(spec, batch, steps):
     train_ips = steps * batch / (time.perf_counter() - t)
 
     net.eval()
+    net = net.to(memory_format=torch.contiguous_format)
     with torch.no_grad():
         net(images)[0, 0].item()
         reps = max(3, steps)
@@ -146,15 +155,15 @@ def main():
     peak = matmul_peak(mien["matmul_size"]) if mien.get("matmul_size", 0) > 0 else float("nan")
     rows = []
     for row in mien["rows"]:
-        theirs = measure(row["spec"], batch, steps)
+        theirs = measure(row["spec"], batch, steps, row.get("precision", "f32"))
         if theirs["params"] != row["params"]:
             raise SystemExit(f"not the same network: PyTorch has {theirs['params']} parameters, mien {row['params']}")
-        rows.append({"architecture": row["architecture"], "macs": row["macs"], "params": row["params"], "mien": row, "pytorch": theirs})
+        rows.append({"architecture": f'{row["architecture"]}, {row.get("precision", "f32")}', "macs": row["macs"], "params": row["params"], "mien": row, "pytorch": theirs})
     load_after = open("/proc/loadavg").read().split()[:3]
 
     cpu = mien["cpu"]
     print()
-    print(f"Trainer throughput, float32, batch {batch}, {threads} threads, {steps} timed steps (2 warm-up); "
+    print(f"Trainer throughput (training in float32 or bfloat16 as each row says; eval in float32), batch {batch}, {threads} threads, {steps} timed steps (2 warm-up); "
           f"mien = tch 0.24 / libtorch {torch.__version__.split('+')[0]}, PyTorch = torch {torch.__version__} (Python {platform.python_version()}), same libtorch build")
     print(f"Machine: {cpu['model']}, {cpu['cores']} cores; load average {mien['load_average']} (mien), {' '.join(load_before)} -> {' '.join(load_after)} (PyTorch)"
           f"; OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', 'unset')}")

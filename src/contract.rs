@@ -36,6 +36,7 @@ pub mod keys {
     pub const SELF_TEST_LOGITS: &str = "mien.self_test_logits";
     pub const OUTPUT_KIND: &str = "mien.output";
     pub const MIRROR_AVERAGED: &str = "mien.mirror_averaged";
+    pub const LIGHT_NORMALIZED: &str = "mien.light_normalized";
 }
 
 /// Everything the app and the evaluator need to know to use a classifier file.
@@ -64,6 +65,10 @@ pub struct ModelContract {
     /// mean of the two logit vectors (test-time flip averaging inside the file, so every
     /// runtime gives the same numbers; twice the compute of one view).
     pub mirror_averaged: bool,
+    /// Each face's gray levels are brought to a standard brightness and contrast
+    /// before the normalisation above ([`crate::preprocess::normalize_light`]): film
+    /// stills and dim photos then look to the model as well lit as FER2013's faces.
+    pub light_normalized: bool,
 }
 
 /// Why a model file cannot be used as a mien classifier.
@@ -97,6 +102,7 @@ impl ModelContract {
             trained_on: String::new(),
             self_test_logits: None,
             mirror_averaged: false,
+            light_normalized: false,
         }
     }
 
@@ -130,6 +136,7 @@ impl ModelContract {
         }
         model.set_metadata(keys::TRAINED_ON, self.trained_on.clone());
         model.set_metadata(keys::MIRROR_AVERAGED, self.mirror_averaged.to_string());
+        model.set_metadata(keys::LIGHT_NORMALIZED, self.light_normalized.to_string());
         if let Some(logits) = &self.self_test_logits {
             let text: Vec<String> = logits.iter().map(|v| format!("{v:e}")).collect();
             model.set_metadata(keys::SELF_TEST_LOGITS, text.join(","));
@@ -189,6 +196,7 @@ impl ModelContract {
             trained_on: model.metadata(keys::TRAINED_ON).unwrap_or("").to_string(),
             self_test_logits,
             mirror_averaged: model.metadata(keys::MIRROR_AVERAGED).is_some_and(|v| v.trim() == "true"),
+            light_normalized: model.metadata(keys::LIGHT_NORMALIZED).is_some_and(|v| v.trim() == "true"),
             labels,
         })
     }

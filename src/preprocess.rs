@@ -23,10 +23,31 @@ pub fn normalize(value: u8, contract: &ModelContract) -> f32 {
     (value as f32 / 255.0 - contract.mean) / contract.std
 }
 
+/// The brightness and contrast [`normalize_light`] gives every face: the mean and
+/// standard deviation of a typical FER2013 face's gray levels (measured on its train
+/// split: mean 128.5, standard deviation 54.0 on average; SFEW's film faces: 65 and 29).
+pub const LIGHT_MEAN: f32 = 128.0;
+pub const LIGHT_STD: f32 = 54.0;
+
+/// A face's gray levels moved and stretched to mean [`LIGHT_MEAN`] and standard
+/// deviation [`LIGHT_STD`] (in 0..255 units, not clipped), so a dim, flat photo and a
+/// bright one read alike. A nearly uniform face is only moved, not stretched beyond 8x.
+pub fn normalize_light(pixels: &[u8]) -> Vec<f32> {
+    let n = pixels.len().max(1) as f32;
+    let mean = pixels.iter().map(|&v| v as f32).sum::<f32>() / n;
+    let var = pixels.iter().map(|&v| (v as f32 - mean).powi(2)).sum::<f32>() / n;
+    let scale = LIGHT_STD / var.sqrt().max(LIGHT_STD / 8.0);
+    pixels.iter().map(|&v| (v as f32 - mean) * scale + LIGHT_MEAN).collect()
+}
+
 /// Turns `height * width` gray pixels into the NCHW input tensor (batch 1); for
 /// 3-channel models the gray plane is repeated.
 pub fn pixels_to_input(pixels: &[u8], contract: &ModelContract) -> Vec<f32> {
-    let plane: Vec<f32> = pixels.iter().map(|&v| normalize(v, contract)).collect();
+    let plane: Vec<f32> = if contract.light_normalized {
+        normalize_light(pixels).into_iter().map(|v| (v / 255.0 - contract.mean) / contract.std).collect()
+    } else {
+        pixels.iter().map(|&v| normalize(v, contract)).collect()
+    };
     let mut out = Vec::with_capacity(plane.len() * contract.channels as usize);
     for _ in 0..contract.channels {
         out.extend_from_slice(&plane);
@@ -71,6 +92,24 @@ mod tests {
         assert!(is_small_face(60, 30, &contract));
         assert!(!is_small_face(48, 48, &contract));
         assert!(!is_small_face(400, 300, &contract));
+    }
+
+    #[test]
+    fn light_normalisation_makes_a_dim_flat_face_and_a_bright_one_alike() {
+        let face: Vec<u8> = (0..48 * 48).map(|i| ((i * 7 + i / 48 * 13) % 200) as u8).collect();
+        let dim: Vec<u8> = face.iter().map(|&v| 20 + v / 4).collect();
+        let (a, b) = (normalize_light(&face), normalize_light(&dim));
+        let mean = a.iter().sum::<f32>() / a.len() as f32;
+        let sd = (a.iter().map(|v| (v - mean).powi(2)).sum::<f32>() / a.len() as f32).sqrt();
+        assert!((mean - LIGHT_MEAN).abs() < 1e-3 && (sd - LIGHT_STD).abs() < 1e-2, "{mean} {sd}");
+        // The dim copy differs only by the rounding of v / 4.
+        let diff = a.iter().zip(&b).map(|(x, y)| (x - y).abs()).fold(0f32, f32::max);
+        assert!(diff < 0.06 * LIGHT_STD * 4.0, "{diff}");
+        // A flat face is moved to the standard mean, not blown up.
+        assert!(normalize_light(&[90; 16]).iter().all(|&v| v == LIGHT_MEAN));
+        let contract = ModelContract { light_normalized: true, ..ModelContract::new(1, 48, 48) };
+        let input = pixels_to_input(&dim, &contract);
+        assert!((input[5] - (b[5] / 255.0 - contract.mean) / contract.std).abs() < 1e-6);
     }
 
     #[test]

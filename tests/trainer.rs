@@ -361,3 +361,79 @@ fn exported_onnx_equals_libtorch_for_every_architecture() {
         }
     }
 }
+
+#[test]
+fn a_network_rebuilt_from_its_exported_file_computes_the_same_and_trains_on() {
+    tch::set_num_threads(1);
+    tch::manual_seed(5);
+    for mirror_averaged in [false, true] {
+        let spec = ModelSpec::fer_default(1, 24, 7).with_fer_shape(&mien::train::model::FerShape {
+            widths: Some(vec![8, 16]),
+            blocks: Some(vec![1, 1]),
+            strides: Some(vec![2, 2]),
+            stem_width: Some(8),
+        });
+        let vs = nn::VarStore::new(tch::Device::Cpu);
+        let net = Net::new(&vs.root(), &spec);
+        randomise_batchnorm(&vs);
+        let contract = ModelContract {
+            mirror_averaged,
+            ..ModelContract::new(1, 24, 24)
+        };
+        let bytes = export::to_onnx(&net, &contract).to_bytes();
+
+        let vs2 = nn::VarStore::new(tch::Device::Cpu);
+        let rebuilt = Net::new(&vs2.root(), &spec);
+        let calibration = tch::Tensor::randn([64, 1, 24, 24], (tch::Kind::Float, tch::Device::Cpu));
+        let said = mien::train::from_onnx::init_from_onnx(&rebuilt, &bytes, &calibration).unwrap();
+        assert!(said.contains("64 calibration images"), "{said}");
+        // Eval mode: the file's numbers (one view; the file's mirror averaging is undone).
+        let one_view = ModelContract {
+            mirror_averaged: false,
+            ..contract.clone()
+        };
+        let input: Vec<f32> = (0..576)
+            .map(|i| ((i * 37) % 23) as f32 / 11.5 - 1.0)
+            .collect();
+        let (a, b) = (
+            torch_logits(&net, &input, &one_view).unwrap(),
+            torch_logits(&rebuilt, &input, &one_view).unwrap(),
+        );
+        let scale = a.iter().fold(1f32, |m, v| m.max(v.abs()));
+        assert!(
+            max_abs_diff(&a, &b) < 1e-4 * scale,
+            "mirror {mirror_averaged}: {a:?} vs {b:?}"
+        );
+        // Training mode on the calibration batch itself: BatchNorm's batch statistics
+        // are the calibrated ones, so the rebuilt network computes the same there too.
+        let (ta, tb) = tch::no_grad(|| {
+            (
+                rebuilt.features_t(&calibration, false),
+                rebuilt.features_t(&calibration, true),
+            )
+        });
+        let diff = f64::try_from((ta - tb).abs().max()).unwrap();
+        assert!(diff < 1e-3, "training-mode features differ by {diff}");
+    }
+    // A file that is not a mien model is refused with a sentence.
+    let vs = nn::VarStore::new(tch::Device::Cpu);
+    let net = Net::new(&vs.root(), &ModelSpec::fer_default(1, 24, 7));
+    let x = tch::Tensor::zeros([2, 1, 24, 24], (tch::Kind::Float, tch::Device::Cpu));
+    assert!(mien::train::from_onnx::init_from_onnx(&net, b"not onnx", &x).is_err());
+}
+
+#[test]
+fn bfloat16_training_learns_like_float32() {
+    tch::set_num_threads(1);
+    let dir = temp_dir("bf16");
+    make_dataset(&dir.join("data"), 60);
+    let mut accuracy = Vec::new();
+    for precision in ["f32", "bf16"] {
+        let out = dir.join(format!("run-{precision}"));
+        let cfg = tiny_config(&dir.join("data"), &out, 5, &["--precision", precision]);
+        accuracy.push(training::train(&cfg).unwrap());
+    }
+    // The synthetic task is separable (chance is a third): both precisions learn it.
+    assert!(accuracy.iter().all(|&a| a > 0.85), "{accuracy:?}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

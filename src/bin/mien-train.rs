@@ -21,6 +21,8 @@ enum Command {
     Eval(cli::EvalArgs),
     /// Export a run's best weights as the ONNX file the app loads.
     Export(cli::ExportArgs),
+    /// Change an exported file's contract (light normalisation, version) and measure it again.
+    UpdateContract(cli::UpdateContractArgs),
     /// Training and inference throughput of an architecture on this machine.
     Bench(bench::BenchArgs),
     /// Pictures of a dataset: class distribution and example faces per class.
@@ -37,6 +39,7 @@ fn main() {
         Command::Eval(args) => cli::eval(&args),
         Command::Export(args) => cli::export(&args),
         Command::Bench(args) => bench::run(&args),
+        Command::UpdateContract(args) => cli::update_contract(&args),
         Command::Describe(args) => cli::describe(&args),
     };
     if let Err(e) = result {

@@ -1,11 +1,15 @@
 //! Training-time augmentation of gray face images: flip, rotation, affine and
-//! perspective jitter, random crop with padding, random erasing. Each with its own
-//! probability; all geometry is one warp with bilinear sampling.
+//! perspective jitter, random crop with padding, random erasing, and the ways real
+//! photos differ from FER2013's faces (light, blur, noise, JPEG, low resolution: see
+//! [`super::degrade`]). Each with its own probability; all geometry is one warp with
+//! bilinear sampling.
 
+use super::degrade;
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, clap::Args)]
+#[serde(default)]
 pub struct Augment {
     /// Probability of a horizontal flip.
     #[arg(long, default_value_t = 0.5)]
@@ -37,6 +41,36 @@ pub struct Augment {
     pub erase_p: f64,
     #[arg(long, default_value_t = 0.2)]
     pub erase_max_area: f64,
+    /// Probability of a light change: brightness +-`light_shift` (0..255 units),
+    /// contrast x(1 +- `light_contrast`), gamma between 1/`light_gamma` and `light_gamma`.
+    #[arg(long, default_value_t = 0.0)]
+    pub light_p: f64,
+    #[arg(long, default_value_t = 40.0)]
+    pub light_shift: f64,
+    #[arg(long, default_value_t = 0.4)]
+    pub light_contrast: f64,
+    #[arg(long, default_value_t = 1.6)]
+    pub light_gamma: f64,
+    /// Probability of a Gaussian blur, sigma up to `blur_max` pixels.
+    #[arg(long, default_value_t = 0.0)]
+    pub blur_p: f64,
+    #[arg(long, default_value_t = 1.2)]
+    pub blur_max: f64,
+    /// Probability of sensor noise, sigma up to `noise_max` (0..255 units).
+    #[arg(long, default_value_t = 0.0)]
+    pub noise_p: f64,
+    #[arg(long, default_value_t = 12.0)]
+    pub noise_max: f64,
+    /// Probability of JPEG compression, quality from `jpeg_min_quality` to 90.
+    #[arg(long, default_value_t = 0.0)]
+    pub jpeg_p: f64,
+    #[arg(long, default_value_t = 15)]
+    pub jpeg_min_quality: u8,
+    /// Probability of a lower resolution: scaled down by up to `lowres_max`, then up.
+    #[arg(long, default_value_t = 0.0)]
+    pub lowres_p: f64,
+    #[arg(long, default_value_t = 3.0)]
+    pub lowres_max: f64,
 }
 
 impl Default for Augment {
@@ -67,6 +101,18 @@ impl Augment {
             crop_pad: 0,
             erase_p: 0.0,
             erase_max_area: 0.0,
+            light_p: 0.0,
+            light_shift: 0.0,
+            light_contrast: 0.0,
+            light_gamma: 1.0,
+            blur_p: 0.0,
+            blur_max: 0.0,
+            noise_p: 0.0,
+            noise_max: 0.0,
+            jpeg_p: 0.0,
+            jpeg_min_quality: 90,
+            lowres_p: 0.0,
+            lowres_max: 1.0,
         }
     }
 
@@ -112,11 +158,72 @@ impl Augment {
         }
         m = mul(&translate(tx, ty), &m);
         let mut out = warp(src, h, w, &invert(&m).unwrap_or(IDENTITY));
+        self.photo(&mut out, h, w, rng);
         if rng.random_bool(self.erase_p.clamp(0.0, 1.0)) && self.erase_max_area > 0.02 {
             erase(&mut out, h, w, self.erase_max_area, rng);
         }
         out
     }
+}
+
+impl Augment {
+    /// The photographic changes, in the order a camera and a web page make them.
+    fn photo<R: Rng>(&self, img: &mut [u8], h: usize, w: usize, rng: &mut R) {
+        let mut coin = |p: f64| rng.random_bool(p.clamp(0.0, 1.0));
+        let (lowres, blur, light, noise, jpeg) = (
+            coin(self.lowres_p),
+            coin(self.blur_p),
+            coin(self.light_p),
+            coin(self.noise_p),
+            coin(self.jpeg_p),
+        );
+        if lowres && self.lowres_max > 1.0 {
+            degrade::low_resolution(img, h, w, rng.random_range(1.0..self.lowres_max));
+        }
+        if blur && self.blur_max > 0.0 {
+            degrade::blur(img, h, w, rng.random_range(0.0..self.blur_max));
+        }
+        if light {
+            let shift = rng.random_range(-1.0..=1.0) * self.light_shift;
+            let contrast = 1.0 + rng.random_range(-1.0..=1.0) * self.light_contrast;
+            let gamma = self.light_gamma.max(1.0).powf(rng.random_range(-1.0..=1.0));
+            degrade::light(img, shift, contrast, gamma);
+        }
+        if noise && self.noise_max > 0.0 {
+            let sigma = rng.random_range(0.0..self.noise_max);
+            degrade::noise(img, sigma, rng);
+        }
+        if jpeg && self.jpeg_min_quality < 90 {
+            degrade::jpeg(img, h, w, rng.random_range(self.jpeg_min_quality..=90));
+        }
+    }
+}
+
+/// The image scaled by `scale` and turned by `degrees` about its centre, then moved by
+/// (`dx`, `dy`) pixels (edges repeated): a crop taken a little differently.
+pub fn warp_similarity(
+    src: &[u8],
+    h: usize,
+    w: usize,
+    scale: f64,
+    degrees: f64,
+    dx: f64,
+    dy: f64,
+) -> Vec<u8> {
+    let (cx, cy) = ((w as f64 - 1.0) / 2.0, (h as f64 - 1.0) / 2.0);
+    let a = degrees.to_radians();
+    let m = mul(
+        &translate(cx + dx, cy + dy),
+        &mul(
+            &[
+                [scale * a.cos(), -scale * a.sin(), 0.0],
+                [scale * a.sin(), scale * a.cos(), 0.0],
+                [0.0, 0.0, 1.0],
+            ],
+            &translate(-cx, -cy),
+        ),
+    );
+    warp(src, h, w, &invert(&m).unwrap_or(IDENTITY))
 }
 
 type Mat = [[f64; 3]; 3];

@@ -4,7 +4,7 @@
 //! measured large-matmul peak through the same libtorch, same threads.
 //! `make bench-train` runs it and compares with PyTorch (bench/train_torch.py).
 
-use super::model::{cost, Arch, FerShape, ModelSpec, Net};
+use super::model::{cost, Arch, FerShape, ModelSpec, Net, Precision};
 use super::training::{self, Batch};
 use crate::contract::{self, ModelContract};
 use serde_json::json;
@@ -30,6 +30,9 @@ pub struct BenchArgs {
     pub channels: u32,
     #[arg(long, default_value_t = 64)]
     pub batch_size: usize,
+    /// Training arithmetic to measure, each on its own row (eval is always float32).
+    #[arg(long, value_enum, value_delimiter = ',', default_value = "f32,bf16")]
+    pub precisions: Vec<Precision>,
     /// Timed training steps (after 2 warm-up steps).
     #[arg(long, default_value_t = 10)]
     pub steps: usize,
@@ -69,7 +72,7 @@ pub fn run(args: &BenchArgs) -> Result<(), String> {
     println!("measured peak: {peak:.1} GFLOP/s (best of 5 f32 matmuls {n}x{n}x{n}, libtorch, {} threads)", args.threads, n = args.matmul_size);
     println!(
         "{:<44} {:>8} {:>9} {:>11} {:>11} {:>11} {:>11} {:>12} {:>9}",
-        "architecture",
+        "architecture, training precision",
         "params",
         "MMAC/face",
         "train img/s",
@@ -85,31 +88,34 @@ pub fn run(args: &BenchArgs) -> Result<(), String> {
             a => ModelSpec::torchvision(a, args.channels, args.size, contract::NUM_CLASSES, true),
         }
         .with_fer_shape(&args.shape);
-        let mut row = measure(&spec, args, device)?;
-        // Training: forward + backward (about twice the forward) = 3 x 2 FLOP per MAC.
-        let macs = row["macs"].as_f64().unwrap_or(0.0);
-        let train_gflops =
-            row["train_images_per_second"].as_f64().unwrap_or(0.0) * 6.0 * macs / 1e9;
-        let eval_gflops = row["eval_images_per_second"].as_f64().unwrap_or(0.0) * 2.0 * macs / 1e9;
-        row["train_gflops"] = json!(train_gflops);
-        row["eval_gflops"] = json!(eval_gflops);
-        row["train_fraction_of_matmul_peak"] = json!(train_gflops / peak);
-        row["eval_fraction_of_matmul_peak"] = json!(eval_gflops / peak);
-        row["train_fraction_of_theoretical_peak"] =
-            json!(train_gflops / cpu.theoretical_gflops_threads);
-        println!(
-            "{:<44} {:>7.2}M {:>9.0} {:>11.1} {:>11.1} {:>11.2} {:>11.2} {:>12.1} {:>8.1}%",
-            spec.describe(),
-            row["params"].as_f64().unwrap_or(0.0) / 1e6,
-            row["macs"].as_f64().unwrap_or(0.0) / 1e6,
-            row["train_images_per_second"].as_f64().unwrap_or(0.0),
-            row["eval_images_per_second"].as_f64().unwrap_or(0.0),
-            row["batch1_ms_per_face"].as_f64().unwrap_or(0.0),
-            row["onnx_tract_ms_per_face"].as_f64().unwrap_or(0.0),
-            train_gflops,
-            100.0 * train_gflops / peak,
-        );
-        rows.push(row);
+        for &precision in &args.precisions {
+            let mut row = measure(&spec, precision, args, device)?;
+            // Training: forward + backward (about twice the forward) = 3 x 2 FLOP per MAC.
+            let macs = row["macs"].as_f64().unwrap_or(0.0);
+            let train_gflops =
+                row["train_images_per_second"].as_f64().unwrap_or(0.0) * 6.0 * macs / 1e9;
+            let eval_gflops =
+                row["eval_images_per_second"].as_f64().unwrap_or(0.0) * 2.0 * macs / 1e9;
+            row["train_gflops"] = json!(train_gflops);
+            row["eval_gflops"] = json!(eval_gflops);
+            row["train_fraction_of_matmul_peak"] = json!(train_gflops / peak);
+            row["eval_fraction_of_matmul_peak"] = json!(eval_gflops / peak);
+            row["train_fraction_of_theoretical_peak"] =
+                json!(train_gflops / cpu.theoretical_gflops_threads);
+            println!(
+                "{:<44} {:>7.2}M {:>9.0} {:>11.1} {:>11.1} {:>11.2} {:>11.2} {:>12.1} {:>8.1}%",
+                format!("{}, {precision:?}", spec.describe()).to_lowercase(),
+                row["params"].as_f64().unwrap_or(0.0) / 1e6,
+                row["macs"].as_f64().unwrap_or(0.0) / 1e6,
+                row["train_images_per_second"].as_f64().unwrap_or(0.0),
+                row["eval_images_per_second"].as_f64().unwrap_or(0.0),
+                row["batch1_ms_per_face"].as_f64().unwrap_or(0.0),
+                row["onnx_tract_ms_per_face"].as_f64().unwrap_or(0.0),
+                train_gflops,
+                100.0 * train_gflops / peak,
+            );
+            rows.push(row);
+        }
     }
     if let Some(path) = &args.json {
         if let Some(dir) = path.parent() {
@@ -134,12 +140,14 @@ pub fn run(args: &BenchArgs) -> Result<(), String> {
 
 fn measure(
     spec: &ModelSpec,
+    precision: Precision,
     args: &BenchArgs,
     device: tch::Device,
 ) -> Result<serde_json::Value, String> {
     let (params, macs) = cost(spec);
     let vs = nn::VarStore::new(device);
-    let net = Net::new(&vs.root(), spec);
+    let mut net = Net::new(&vs.root(), spec);
+    net.precision = precision;
     let params_list: Vec<_> = {
         let mut v: Vec<(String, Tensor)> = vs
             .variables()
@@ -185,6 +193,7 @@ fn measure(
         step(&mut opt);
     }
     let train_ips = (args.steps as i64 * b) as f64 / t.elapsed().as_secs_f64();
+    net.precision = Precision::F32;
 
     let (eval_ips, b1_ms) = tch::no_grad(|| {
         let _ = net.forward_t(&batch.images, false).double_value(&[0, 0]);
@@ -221,6 +230,7 @@ fn measure(
     let onnx_ms = t.elapsed().as_secs_f64() * 1000.0 / n as f64;
     Ok(json!({
         "architecture": spec.describe(),
+        "precision": precision,
         "spec": spec,
         "params": params,
         "macs": macs,

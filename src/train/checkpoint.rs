@@ -58,6 +58,7 @@ impl RunConfig {
         c.mean = self.mean;
         c.std = self.std;
         c.model_name = self.train.name.clone();
+        c.light_normalized = self.train.light_norm;
         c
     }
 }

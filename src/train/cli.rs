@@ -2,6 +2,7 @@
 
 use super::checkpoint;
 use super::data::{self, Dataset};
+use super::degrade::Degradation;
 use super::metrics::{self, Metrics};
 use super::model::Net;
 use super::plots::{self, Tile};
@@ -51,6 +52,14 @@ pub struct EvalArgs {
     /// half-size (float16) model file would cost in accuracy.
     #[arg(long, requires = "run")]
     pub f16: bool,
+    /// Read every face with light normalisation (`preprocess::normalize_light`) even if
+    /// the model's contract does not ask for it: measures what it would do.
+    #[arg(long)]
+    pub light_norm: bool,
+    /// Also measure `val-c`: every face degraded each way real photos differ from
+    /// FER2013 (see `degrade::Degradation::ALL`), accuracy per degradation and their mean.
+    #[arg(long)]
+    pub val_c: bool,
     /// Faces in the sample-prediction grid.
     #[arg(long, default_value_t = 24)]
     pub samples: usize,
@@ -177,7 +186,8 @@ fn round_to_f16(vs: &tch::nn::VarStore) {
 
 pub fn eval(args: &EvalArgs) -> Result<(), String> {
     tch::set_num_threads(args.threads as i32);
-    let (clf, contract) = load_classifier(args)?;
+    let (clf, mut contract) = load_classifier(args)?;
+    contract.light_normalized |= args.light_norm;
     let classes = data::list_classes(&args.data)?;
     if classes != contract.labels {
         return Err(format!(
@@ -215,6 +225,11 @@ pub fn eval(args: &EvalArgs) -> Result<(), String> {
         skipped.len()
     );
     println!("{}", m.report(&classes));
+    let val_c = if args.val_c {
+        Some(val_c(&clf, &ds, &contract, args.tta, &m)?)
+    } else {
+        None
+    };
     println!(
         "{:.0} faces/s ({:.2} ms per face, {} threads)",
         ds.len() as f64 / secs,
@@ -222,8 +237,94 @@ pub fn eval(args: &EvalArgs) -> Result<(), String> {
         args.threads
     );
     write_eval_outputs(&args.out, &classes, &m, &ds, &probs, args, &name, secs)?;
+    if let Some(rows) = val_c {
+        let path = args.out.join("val-c.json");
+        std::fs::write(
+            &path,
+            serde_json::to_string_pretty(&rows).unwrap_or_default(),
+        )
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    }
     println!("wrote {}", args.out.display());
     Ok(())
+}
+
+/// The `val-c` table: each degradation of `degrade::Degradation::ALL` applied to every
+/// face, with accuracy, macro-F1 and the recall of the classes real photos get wrong
+/// most (angry, disgust, fear), then the mean over degradations.
+fn val_c(
+    clf: &Classifier,
+    ds: &Dataset,
+    contract: &ModelContract,
+    tta: Tta,
+    clean: &Metrics,
+) -> Result<serde_json::Value, String> {
+    let classes = &ds.classes;
+    let recall = |m: &Metrics, c: &str| {
+        m.per_class
+            .iter()
+            .find(|s| s.class == c)
+            .map_or(f64::NAN, |s| s.recall)
+    };
+    let watched = ["angry", "disgust", "fear"];
+    let row = |name: &str, m: &Metrics| {
+        let r: Vec<String> = watched
+            .iter()
+            .map(|c| format!("{:>8.1}", 100.0 * recall(m, c)))
+            .collect();
+        println!(
+            "{name:<24} {:>8.2} {:>9.4} {}",
+            100.0 * m.accuracy,
+            m.macro_f1,
+            r.join(" ")
+        );
+        serde_json::json!({ "degradation": name, "accuracy": m.accuracy, "macro_f1": m.macro_f1,
+            "recall": watched.iter().map(|c| (c.to_string(), recall(m, c))).collect::<std::collections::BTreeMap<_, _>>() })
+    };
+    println!("\nval-c: every face degraded one way at a time (recall in %)");
+    println!(
+        "{:<24} {:>8} {:>9} {:>8} {:>8} {:>8}",
+        "degradation", "acc %", "macro-F1", "angry", "disgust", "fear"
+    );
+    let mut rows = vec![row("(clean)", clean)];
+    let (mut acc, mut f1, mut rec) = (0.0, 0.0, [0.0; 3]);
+    let n = Degradation::ALL.len() as f64;
+    for d in Degradation::ALL {
+        let mut degraded = Dataset {
+            pixels: Vec::with_capacity(ds.pixels.len()),
+            ..ds.clone()
+        };
+        for i in 0..ds.len() {
+            degraded
+                .pixels
+                .extend(d.apply(ds.image(i), ds.height, ds.width, i as u64));
+        }
+        let probs = classify_all(clf, &degraded, contract, tta)?;
+        let m = metrics::compute(classes, &probs, &ds.labels, &ds.votes);
+        acc += m.accuracy / n;
+        f1 += m.macro_f1 / n;
+        for (r, c) in rec.iter_mut().zip(watched) {
+            *r += recall(&m, c) / n;
+        }
+        rows.push(row(&d.name(), &m));
+    }
+    let r: Vec<String> = rec.iter().map(|v| format!("{:>8.1}", 100.0 * v)).collect();
+    println!(
+        "{:<24} {:>8.2} {:>9.4} {}",
+        "mean of degradations",
+        100.0 * acc,
+        f1,
+        r.join(" ")
+    );
+    println!(
+        "{:<24} {:>8.2}",
+        "drop from clean (points)",
+        100.0 * (clean.accuracy - acc)
+    );
+    Ok(
+        serde_json::json!({ "rows": rows, "mean_accuracy": acc, "mean_macro_f1": f1,
+        "mean_recall": watched.iter().zip(rec).map(|(c, v)| (c.to_string(), v)).collect::<std::collections::BTreeMap<_, _>>() }),
+    )
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -340,8 +441,47 @@ pub struct ExportArgs {
     /// float16 file. `--float16 false` writes float32 weights.
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
     pub float16: bool,
+    /// Post-hoc logit adjustment: subtract `tau * ln(prior)` from each class's bias,
+    /// the prior being the class shares of `--prior` (default: the run's train/). 0
+    /// keeps the training set's prior (FER2013 is 25% happy, 1.5% disgust); 1 reads
+    /// faces as if every expression were equally common.
+    #[arg(long, default_value_t = 0.0)]
+    pub logit_adjust: f64,
+    /// ImageFolder whose class counts are the prior for --logit-adjust.
+    #[arg(long)]
+    pub prior: Option<PathBuf>,
     #[arg(long, default_value_t = 2)]
     pub threads: usize,
+}
+
+/// Subtracts `tau * ln(share of class c in prior_dir)` from the head's bias.
+fn adjust_logits(net: &Net, tau: f64, prior_dir: &Path) -> Result<Vec<f64>, String> {
+    let classes = data::list_classes(prior_dir)?;
+    let counts: Vec<f64> = classes
+        .iter()
+        .map(|c| {
+            std::fs::read_dir(prior_dir.join(c)).map(|d| {
+                d.filter_map(|e| e.ok())
+                    .filter(|e| e.path().is_file())
+                    .count() as f64
+            })
+        })
+        .collect::<Result<_, _>>()
+        .map_err(|e| format!("{}: {e}", prior_dir.display()))?;
+    let total: f64 = counts.iter().sum();
+    if counts.len() != net.spec.num_classes || counts.iter().any(|&c| c == 0.0) {
+        return Err(format!(
+            "--prior {}: needs one non-empty folder per class",
+            prior_dir.display()
+        ));
+    }
+    let shift: Vec<f64> = counts.iter().map(|c| -tau * (c / total).ln()).collect();
+    let bias = net.fc.bs.as_ref().ok_or("the head has no bias")?;
+    tch::no_grad(|| {
+        let s = tch::Tensor::from_slice(&shift).to_kind(tch::Kind::Float);
+        bias.shallow_clone().copy_(&(bias + s));
+    });
+    Ok(shift)
 }
 
 /// Exports, then checks the file with tract against libtorch before writing it.
@@ -353,6 +493,18 @@ pub fn export(args: &ExportArgs) -> Result<(), String> {
     contract.model_version = args.version.clone();
     contract.trained_on = args.trained_on.clone();
     contract.mirror_averaged = args.mirror_average;
+    if args.logit_adjust != 0.0 {
+        let prior = args
+            .prior
+            .clone()
+            .unwrap_or_else(|| rc.train.data.join("train"));
+        let shift = adjust_logits(&net, args.logit_adjust, &prior)?;
+        println!(
+            "logit adjustment tau {} from the class shares of {}: bias + {shift:.3?}",
+            args.logit_adjust,
+            prior.display()
+        );
+    }
     let input = contract::self_test_input(&contract);
     let reference = torch_logits(&net, &input, &contract)?;
     contract.self_test_logits = Some(reference.clone());
@@ -405,6 +557,68 @@ pub fn export(args: &ExportArgs) -> Result<(), String> {
         "wrote {} ({:.1} MB)",
         args.out.display(),
         bytes.len() as f64 / 1e6
+    );
+    Ok(())
+}
+
+#[derive(Clone, Debug, clap::Args)]
+pub struct UpdateContractArgs {
+    /// The exported file to start from (its graph and weights are kept as they are).
+    #[arg(long)]
+    pub model: PathBuf,
+    /// Where to write the updated file.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Read faces with light normalisation (`preprocess::normalize_light`), or not.
+    #[arg(long)]
+    pub light_norm: Option<bool>,
+    /// Version string written into the metadata.
+    #[arg(long)]
+    pub version: Option<String>,
+    /// Val split to measure the updated file on (its accuracy goes into the metadata).
+    #[arg(long)]
+    pub val: Option<PathBuf>,
+    #[arg(long, default_value_t = 2)]
+    pub threads: usize,
+}
+
+/// Rewrites the contract in an exported file's metadata: how faces are prepared for
+/// it changes what it reads, so the val accuracy is measured again.
+pub fn update_contract(args: &UpdateContractArgs) -> Result<(), String> {
+    let bytes = std::fs::read(&args.model).map_err(|e| format!("{}: {e}", args.model.display()))?;
+    let mut model = crate::onnx::ModelProto::decode_bytes(&bytes)
+        .map_err(|e| format!("{}: {e}", args.model.display()))?;
+    let mut contract =
+        ModelContract::read_from(&model).map_err(|e| format!("{}: {e}", args.model.display()))?;
+    if let Some(light) = args.light_norm {
+        contract.light_normalized = light;
+    }
+    if let Some(version) = &args.version {
+        contract.model_version = version.clone();
+    }
+    if let Some(val) = &args.val {
+        let classes = data::list_classes(val)?;
+        let (ds, _) = data::load_split(val, &classes, &contract, args.threads.max(1))?;
+        let clf = Classifier::Onnx(CpuModel::load(&bytes)?);
+        let probs = classify_all(&clf, &ds, &contract, Tta::None)?;
+        let m = metrics::compute(&classes, &probs, &ds.labels, &ds.votes);
+        println!(
+            "{} on {}: accuracy {:.2}%, macro-F1 {:.4}",
+            args.model.display(),
+            val.display(),
+            m.accuracy * 100.0,
+            m.macro_f1
+        );
+        contract.val_accuracy = Some(m.accuracy as f32);
+        contract.val_macro_f1 = Some(m.macro_f1 as f32);
+    }
+    contract.write_to(&mut model);
+    let out = model.to_bytes();
+    std::fs::write(&args.out, &out).map_err(|e| format!("{}: {e}", args.out.display()))?;
+    println!(
+        "wrote {} ({:.1} MB)",
+        args.out.display(),
+        out.len() as f64 / 1e6
     );
     Ok(())
 }

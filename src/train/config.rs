@@ -2,7 +2,7 @@
 //! beside the weights (`config.json`), so each model can say exactly how it was made.
 
 use super::augment::Augment;
-use super::model::{Arch, FerShape, ModelSpec};
+use super::model::{Arch, FerShape, ModelSpec, Precision};
 use super::optim::{OptimizerKind, Schedule};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
@@ -21,6 +21,21 @@ pub struct TrainConfig {
     /// With --votes: target = w * vote shares + (1 - w) * folder label.
     #[arg(long, default_value_t = 1.0)]
     pub soft_weight: f64,
+    /// More training images: an ImageFolder split (`<dir>/<class>/<image>`, the same
+    /// class names), e.g. SFEW's train/ or faces cropped by the app's path. Repeatable.
+    #[arg(long)]
+    #[serde(default)]
+    pub extra: Vec<PathBuf>,
+    /// How many times each --extra image appears per epoch (oversampling a small set).
+    #[arg(long, default_value_t = 1)]
+    #[serde(default)]
+    pub extra_repeat: usize,
+
+    /// Bring every face to a standard brightness and contrast before the network
+    /// (`preprocess::normalize_light`; recorded in the exported file's contract).
+    #[arg(long)]
+    #[serde(default)]
+    pub light_norm: bool,
 
     /// Network topology.
     #[arg(long, value_enum, default_value_t = Arch::Fer)]
@@ -78,6 +93,11 @@ pub struct TrainConfig {
     /// shape, and the unmatched are listed.
     #[arg(long)]
     pub init: Option<PathBuf>,
+    /// Initial weights from an exported mien .onnx file of the same architecture (its
+    /// BatchNorm rebuilt from training images; see `from_onnx`).
+    #[arg(long, conflicts_with = "init")]
+    #[serde(default)]
+    pub init_onnx: Option<PathBuf>,
     /// Linear probe: freeze every layer but a new head.
     #[arg(long)]
     pub linear_probe: bool,
@@ -87,6 +107,12 @@ pub struct TrainConfig {
 
     #[command(flatten)]
     pub augment: Augment,
+
+    /// Arithmetic of the training passes: f32, or bf16 (bfloat16 convolutions with
+    /// float32 master weights; faster on CPUs with AVX512-BF16 or AMX).
+    #[arg(long, value_enum, default_value_t = Precision::F32)]
+    #[serde(default)]
+    pub precision: Precision,
 
     #[arg(long, default_value_t = 1)]
     pub seed: u64,

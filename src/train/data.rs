@@ -3,11 +3,13 @@
 
 use crate::contract::ModelContract;
 use crate::decode::{decode_image, DecodeLimits};
+use crate::face::centre_square;
 use crate::preprocess::to_gray_pixels;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 /// One split of a dataset, in memory.
+#[derive(Clone)]
 pub struct Dataset {
     /// Class names, the sorted folder names.
     pub classes: Vec<String>,
@@ -42,6 +44,16 @@ impl Dataset {
     pub fn image(&self, i: usize) -> &[u8] {
         let n = self.height * self.width;
         &self.pixels[i * n..(i + 1) * n]
+    }
+
+    /// Appends `other`'s images (same classes and size) `times` times.
+    pub fn append(&mut self, other: &Dataset, times: usize) {
+        for _ in 0..times {
+            self.pixels.extend_from_slice(&other.pixels);
+            self.labels.extend_from_slice(&other.labels);
+            self.paths.extend(other.paths.iter().cloned());
+            self.votes.extend(other.votes.iter().cloned());
+        }
     }
 
     pub fn class_counts(&self) -> Vec<usize> {
@@ -164,6 +176,13 @@ pub fn load_split(
                         .map(|(path, _)| {
                             let bytes = std::fs::read(path).map_err(|e| e.to_string())?;
                             let img = decode_image(&bytes, limits).map_err(|e| e.to_string())?;
+                            // A picture that is not square is read as the app reads a
+                            // whole picture: its centred square.
+                            let img = if img.width() == img.height() {
+                                img
+                            } else {
+                                centre_square(&img)
+                            };
                             Ok(to_gray_pixels(&img, contract).into_raw())
                         })
                         .collect()

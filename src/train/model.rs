@@ -5,7 +5,37 @@
 
 use serde::{Deserialize, Serialize};
 use tch::nn::{self, ModuleT};
-use tch::Tensor;
+use tch::{Kind, Tensor};
+
+/// The arithmetic of training's forward and backward passes. The weights (and so the
+/// checkpoints and the exported file) stay float32 either way.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Precision {
+    /// float32 everywhere.
+    #[default]
+    F32,
+    /// Convolutions in bfloat16 (each float32 weight cast per step, so the optimiser
+    /// updates float32 master weights), activations in channels-last layout,
+    /// BatchNorm statistics, the head and the loss in float32: what PyTorch's CPU
+    /// autocast does, spelled out, since tch's `autocast` only switches CUDA's.
+    Bf16,
+}
+
+impl Precision {
+    fn kind(self) -> Kind {
+        match self {
+            Precision::F32 => Kind::Float,
+            Precision::Bf16 => Kind::BFloat16,
+        }
+    }
+}
+
+/// The same values in channels-last (NHWC) memory order, still indexed NCHW: the
+/// layout oneDNN's bfloat16 convolutions are fastest in.
+fn channels_last(x: &Tensor) -> Tensor {
+    x.permute([0, 2, 3, 1]).contiguous().permute([0, 3, 1, 2])
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
@@ -180,6 +210,30 @@ impl ConvBn {
     pub fn forward_t(&self, x: &Tensor, train: bool) -> Tensor {
         x.apply(&self.conv).apply_t(&self.bn, train)
     }
+
+    /// The same computation with the convolution in `precision` (`x` already in it):
+    /// BatchNorm takes the low-precision activations with its float32 parameters and
+    /// statistics, and returns activations in the input's precision.
+    pub fn forward_in(&self, x: &Tensor, train: bool, precision: Precision) -> Tensor {
+        if precision == Precision::F32 {
+            return self.forward_t(x, train);
+        }
+        let w = channels_last(&self.conv.ws.to_kind(precision.kind()));
+        let z = x.conv2d(&w, None::<Tensor>, [self.stride], [self.padding], [1], 1);
+        // The layers are built with tch's default BatchNorm settings (see `ConvBn::new`).
+        let cfg = nn::BatchNormConfig::default();
+        let bn = &self.bn;
+        z.batch_norm(
+            bn.ws.as_ref(),
+            bn.bs.as_ref(),
+            Some(&bn.running_mean),
+            Some(&bn.running_var),
+            train,
+            cfg.momentum,
+            cfg.eps,
+            false,
+        )
+    }
 }
 
 /// A residual block: `relu(convs(x) + shortcut(x))`.
@@ -216,16 +270,16 @@ impl Block {
         }
     }
 
-    pub fn forward_t(&self, x: &Tensor, train: bool) -> Tensor {
+    pub fn forward_t(&self, x: &Tensor, train: bool, precision: Precision) -> Tensor {
         let mut y = x.shallow_clone();
         for (i, c) in self.convs.iter().enumerate() {
-            y = c.forward_t(&y, train);
+            y = c.forward_in(&y, train, precision);
             if i + 1 < self.convs.len() {
                 y = y.relu();
             }
         }
         let shortcut = match &self.downsample {
-            Some(d) => d.forward_t(x, train),
+            Some(d) => d.forward_in(x, train, precision),
             None => x.shallow_clone(),
         };
         (y + shortcut).relu()
@@ -245,6 +299,8 @@ pub struct Net {
     /// Stages (counting the stem as stage 0) up to this index run in eval mode and are
     /// not trained: `0` trains everything.
     pub frozen_stages: usize,
+    /// Arithmetic of the forward pass (training speed only; see [`Precision`]).
+    pub precision: Precision,
 }
 
 impl Net {
@@ -300,14 +356,21 @@ impl Net {
             stages,
             fc,
             frozen_stages: 0,
+            precision: Precision::F32,
         }
     }
 
     /// Features before the head: `[N, C]`.
     pub fn features_t(&self, x: &Tensor, train: bool) -> Tensor {
+        let p = self.precision;
+        let x = if p == Precision::F32 {
+            x.shallow_clone()
+        } else {
+            channels_last(&x.to_kind(p.kind()))
+        };
         let mut y = self
             .stem
-            .forward_t(x, train && self.frozen_stages == 0)
+            .forward_in(&x, train && self.frozen_stages == 0, p)
             .relu();
         if self.stem_pool {
             y = y.max_pool2d([3, 3], [2, 2], [1, 1], [1, 1], false);
@@ -315,10 +378,12 @@ impl Net {
         for (s, stage) in self.stages.iter().enumerate() {
             let stage_train = train && s + 1 >= self.frozen_stages;
             for block in stage {
-                y = block.forward_t(&y, stage_train);
+                y = block.forward_t(&y, stage_train, p);
             }
         }
-        y.adaptive_avg_pool2d([1, 1]).flatten(1, -1)
+        y.adaptive_avg_pool2d([1, 1])
+            .flatten(1, -1)
+            .to_kind(Kind::Float)
     }
 
     /// Output channels of the last stage (the head's input).

@@ -6,10 +6,12 @@
 use super::checkpoint::{self, RunState};
 use super::config::TrainConfig;
 use super::data::{self, Dataset};
+use super::from_onnx;
 use super::metrics;
-use super::model::Net;
+use super::model::{Net, Precision};
 use super::optim::{cosine_lr, Optimizer, Param, Schedule};
 use crate::contract::ModelContract;
+use crate::preprocess::pixels_to_input;
 use indicatif::{ProgressBar, ProgressStyle};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
@@ -41,18 +43,13 @@ pub struct Batch {
     pub weights: Tensor,
 }
 
-/// Normalised `[n, C, H, W]` tensor from gray images.
+/// Normalised `[n, C, H, W]` tensor from gray images, each face through the app's own
+/// [`pixels_to_input`] (so training sees exactly what the app feeds the model).
 pub fn images_tensor(pixels: &[u8], n: usize, contract: &ModelContract) -> Tensor {
-    let (h, w) = (contract.height as i64, contract.width as i64);
-    let t = Tensor::from_slice(pixels)
-        .view([n as i64, 1, h, w])
-        .to_kind(Kind::Float);
-    let t = (t / 255.0 - contract.mean as f64) / contract.std as f64;
-    if contract.channels == 3 {
-        t.repeat([1, 3, 1, 1])
-    } else {
-        t
-    }
+    let (c, h, w) = (contract.channels as i64, contract.height as i64, contract.width as i64);
+    let per = (h * w) as usize;
+    let values: Vec<f32> = pixels.chunks(per).take(n).flat_map(|face| pixels_to_input(face, contract)).collect();
+    Tensor::from_slice(&values).view([n as i64, c, h, w])
 }
 
 /// Targets of each image: folder label and/or vote shares, with label smoothing.
@@ -209,6 +206,7 @@ pub fn train(cfg: &TrainConfig) -> Result<f64, String> {
 
     let mut contract = ModelContract::new(cfg.channels, cfg.size, cfg.size);
     contract.labels = classes.clone();
+    contract.light_normalized = cfg.light_norm;
     let t0 = Instant::now();
     let (mut train_ds, skipped_train) = data::load_split(
         &cfg.data.join("train"),
@@ -227,6 +225,19 @@ pub fn train(cfg: &TrainConfig) -> Result<f64, String> {
     }
     if let Some(limit) = cfg.limit {
         truncate_balanced(&mut train_ds, limit);
+    }
+    for dir in &cfg.extra {
+        let (extra, skipped) = data::load_split(dir, &classes, &contract, cfg.threads.max(2))?;
+        for s in &skipped {
+            eprintln!("skipped {}: {}", s.path.display(), s.reason);
+        }
+        eprintln!(
+            "extra: {} images from {} (x{} per epoch)",
+            extra.len(),
+            dir.display(),
+            cfg.extra_repeat
+        );
+        train_ds.append(&extra, cfg.extra_repeat);
     }
     if let Some(votes_path) = &cfg.votes {
         let votes = data::read_votes(votes_path, &classes)?;
@@ -256,6 +267,19 @@ pub fn train(cfg: &TrainConfig) -> Result<f64, String> {
         let report = checkpoint::load_matching(&mut vs, init)?;
         eprintln!("{report}");
     }
+    if let Some(path) = &cfg.init_onnx {
+        let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        // Calibration faces spread over the training set, unaugmented.
+        let n = train_ds.len().min(512);
+        let per = train_ds.height * train_ds.width;
+        let pixels: Vec<u8> = (0..n)
+            .flat_map(|j| train_ds.image(j * train_ds.len() / n).to_vec())
+            .collect();
+        debug_assert_eq!(pixels.len(), n * per);
+        let x = images_tensor(&pixels, n, &contract).to_device(device);
+        eprintln!("{}", from_onnx::init_from_onnx(&net, &bytes, &x)?);
+    }
+    net.precision = cfg.precision;
     if cfg.linear_probe {
         net.frozen_stages = spec.widths.len() + 1;
     } else if cfg.freeze_stages > 0 {
@@ -391,7 +415,10 @@ pub fn train(cfg: &TrainConfig) -> Result<f64, String> {
         bar.finish_and_clear();
         let train_secs = started.elapsed().as_secs_f64();
 
+        // Val is always measured in float32, as the exported file computes.
+        net.precision = Precision::F32;
         let probs = predict(&net, &val_ds, &contract, device, false);
+        net.precision = cfg.precision;
         let m = metrics::compute(&classes, &probs, &val_ds.labels, &val_ds.votes);
         if cfg.schedule == Schedule::Plateau {
             run.plateau.observe(m.accuracy, cfg.patience);

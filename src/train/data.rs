@@ -164,35 +164,17 @@ pub fn load_split(
         ..DecodeLimits::default()
     };
     let n = contract.height as usize * contract.width as usize;
-    let threads = threads.max(1);
-    let chunk = files.len().div_ceil(threads).max(1);
-    let results: Vec<Vec<Result<Vec<u8>, String>>> = std::thread::scope(|s| {
-        let handles: Vec<_> = files
-            .chunks(chunk)
-            .map(|part| {
-                let limits = &limits;
-                s.spawn(move || {
-                    part.iter()
-                        .map(|(path, _)| {
-                            let bytes = std::fs::read(path).map_err(|e| e.to_string())?;
-                            let img = decode_image(&bytes, limits).map_err(|e| e.to_string())?;
-                            // A picture that is not square is read as the app reads a
-                            // whole picture: its centred square.
-                            let img = if img.width() == img.height() {
-                                img
-                            } else {
-                                centre_square(&img)
-                            };
-                            Ok(to_gray_pixels(&img, contract).into_raw())
-                        })
-                        .collect()
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().unwrap_or_default())
-            .collect()
+    let results = decode_all(&files, threads, |path| {
+        let bytes = std::fs::read(path).map_err(|e| e.to_string())?;
+        let img = decode_image(&bytes, &limits).map_err(|e| e.to_string())?;
+        // A picture that is not square is read as the app reads a whole picture: its
+        // centred square.
+        let img = if img.width() == img.height() {
+            img
+        } else {
+            centre_square(&img)
+        };
+        Ok(to_gray_pixels(&img, contract).into_raw())
     });
     let mut ds = Dataset {
         classes: classes.to_vec(),
@@ -204,7 +186,7 @@ pub fn load_split(
         votes: Vec::new(),
     };
     let mut skipped = Vec::new();
-    for ((path, label), result) in files.iter().zip(results.into_iter().flatten()) {
+    for ((path, label), result) in files.iter().zip(results) {
         match result {
             Ok(px) => {
                 ds.pixels.extend_from_slice(&px);
@@ -220,6 +202,56 @@ pub fn load_split(
     }
     ds.votes = vec![None; ds.len()];
     Ok((ds, skipped))
+}
+
+/// `decode` applied to every file on `threads` threads: exactly one result per file,
+/// in the order of `files`, so results always line up with their labels. A file whose
+/// decoding panics gets an error saying so (the panic costs that file only).
+fn decode_all<F>(
+    files: &[(PathBuf, usize)],
+    threads: usize,
+    decode: F,
+) -> Vec<Result<Vec<u8>, String>>
+where
+    F: Fn(&Path) -> Result<Vec<u8>, String> + Sync,
+{
+    let threads = threads.max(1);
+    let chunk = files.len().div_ceil(threads).max(1);
+    let decode = &decode;
+    let one = move |path: &Path| {
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| decode(path)))
+            .unwrap_or_else(|panic| Err(format!("the decoder panicked: {}", panic_text(&*panic))))
+    };
+    let results: Vec<Vec<Result<Vec<u8>, String>>> = std::thread::scope(|s| {
+        let handles: Vec<_> = files
+            .chunks(chunk)
+            .map(|part| {
+                (
+                    part.len(),
+                    s.spawn(move || part.iter().map(|(path, _)| one(path)).collect()),
+                )
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|(len, h)| {
+                // A thread cannot panic outside `one`; should it anyway, its files are
+                // reported, never dropped (which would shift every later label).
+                h.join()
+                    .unwrap_or_else(|_| vec![Err("its decoding thread stopped".to_string()); len])
+            })
+            .collect()
+    });
+    results.into_iter().flatten().collect()
+}
+
+/// A panic's message, when it has one.
+fn panic_text(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_else(|| "no message".to_string())
 }
 
 /// FER+ vote columns, in the CSV's order.
@@ -315,4 +347,58 @@ pub fn attach_votes(ds: &mut Dataset, votes: &HashMap<String, Vec<f32>>) -> usiz
         n += ds.votes[i].is_some() as usize;
     }
     n
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_decoder_that_panics_costs_its_file_not_the_labels_of_the_others() {
+        // Ten files, labels 0..10; the decoder returns each file's label as its pixel,
+        // and panics on file 3 (as a decoder bug on one image would).
+        let files: Vec<(PathBuf, usize)> = (0..10)
+            .map(|i| (PathBuf::from(format!("{i}.png")), i))
+            .collect();
+        for threads in [1, 2, 3, 10] {
+            let results = decode_all(&files, threads, |path| {
+                let i: u8 = path.file_stem().unwrap().to_str().unwrap().parse().unwrap();
+                if i == 3 {
+                    panic!("a decoder bug on {}", path.display());
+                }
+                Ok(vec![i])
+            });
+            assert_eq!(
+                results.len(),
+                files.len(),
+                "{threads} threads: one result per file"
+            );
+            for ((path, label), result) in files.iter().zip(&results) {
+                match result {
+                    Ok(px) => assert_eq!(
+                        px[0] as usize,
+                        *label,
+                        "{threads} threads: {} got another file's pixels",
+                        path.display()
+                    ),
+                    Err(why) => {
+                        assert_eq!(
+                            *label,
+                            3,
+                            "{threads} threads: {} failed: {why}",
+                            path.display()
+                        );
+                        assert!(
+                            why.contains("panicked") && why.contains("a decoder bug"),
+                            "{why}"
+                        );
+                    }
+                }
+            }
+            assert!(
+                results[3].is_err(),
+                "{threads} threads: the panicking file must be reported"
+            );
+        }
+    }
 }

@@ -4,7 +4,9 @@
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");
     let train = std::env::var_os("CARGO_FEATURE_TRAIN").is_some();
-    let native = std::env::var("CARGO_CFG_TARGET_ARCH").map(|a| a != "wasm32").unwrap_or(true);
+    let native = std::env::var("CARGO_CFG_TARGET_ARCH")
+        .map(|a| a != "wasm32")
+        .unwrap_or(true);
     if train && native {
         println!("cargo:rustc-link-arg=-Wl,--no-as-needed");
         println!("cargo:rustc-link-arg=-ltorch");

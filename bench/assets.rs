@@ -22,7 +22,9 @@ mod common;
 use image::{imageops::FilterType, GrayImage, Rgb, RgbImage};
 use mien::face::{prepare_blazeface, Variant};
 use mien::float16::expand_float16_bytes;
-use mien::onnx::{GraphProto, ModelProto, NodeProto, OperatorSetIdProto, TensorProto, ValueInfoProto};
+use mien::onnx::{
+    GraphProto, ModelProto, NodeProto, OperatorSetIdProto, TensorProto, ValueInfoProto,
+};
 use serde_json::json;
 use std::io::{Cursor, Write};
 use std::path::PathBuf;
@@ -40,7 +42,10 @@ fn main() {
     let result = match args.first().map(String::as_str) {
         Some("models") => models(&args[1..]),
         Some("scene") => scene(&args[1..]),
-        _ => Err("usage: bench-assets models OUT_DIR [--matmul N] | scene [--faces N] > photo.png".into()),
+        _ => Err(
+            "usage: bench-assets models OUT_DIR [--matmul N] | scene [--faces N] > photo.png"
+                .into(),
+        ),
     };
     if let Err(e) = result {
         eprintln!("bench-assets: {e}");
@@ -50,7 +55,10 @@ fn main() {
 
 fn flag(args: &[String], name: &str, default: usize) -> Result<usize, String> {
     match args.iter().position(|a| a == name) {
-        Some(i) => args.get(i + 1).and_then(|v| v.parse().ok()).ok_or_else(|| format!("{name} needs a number")),
+        Some(i) => args
+            .get(i + 1)
+            .and_then(|v| v.parse().ok())
+            .ok_or_else(|| format!("{name} needs a number")),
         None => Ok(default),
     }
 }
@@ -62,9 +70,15 @@ fn models(args: &[String]) -> Result<(), String> {
     let out = PathBuf::from(args.first().ok_or("models needs an output folder")?);
     let n = flag(args, "--matmul", 512)?;
     std::fs::create_dir_all(&out).map_err(|e| format!("{}: {e}", out.display()))?;
-    let read = |p: &str| std::fs::read(p).map_err(|e| format!("{p}: {e} (run `npm ci` for the BlazeFace models)"));
+    let read = |p: &str| {
+        std::fs::read(p).map_err(|e| format!("{p}: {e} (run `npm ci` for the BlazeFace models)"))
+    };
 
-    let mut files: Vec<(&str, String, Vec<u8>)> = vec![("classifier", "mien.onnx".into(), expand_float16_bytes(read(CLASSIFIER)?)?)];
+    let mut files: Vec<(&str, String, Vec<u8>)> = vec![(
+        "classifier",
+        "mien.onnx".into(),
+        expand_float16_bytes(read(CLASSIFIER)?)?,
+    )];
     for (name, variant) in [("face-back", Variant::Back), ("face-front", Variant::Front)] {
         let prepared = prepare_blazeface(&read(&variant.npm_path())?)?;
         files.push((name, format!("{name}.onnx"), prepared));
@@ -76,7 +90,8 @@ fn models(args: &[String]) -> Result<(), String> {
         std::fs::write(out.join(file), bytes).map_err(|e| format!("{file}: {e}"))?;
         let model = ModelProto::decode_bytes(bytes).map_err(|e| format!("{file}: {e}"))?;
         let graph = model.graph.as_ref().ok_or(format!("{file}: no graph"))?;
-        let initializers: std::collections::HashSet<&str> = graph.initializer.iter().map(|t| t.name.as_str()).collect();
+        let initializers: std::collections::HashSet<&str> =
+            graph.initializer.iter().map(|t| t.name.as_str()).collect();
         let io = |values: &[ValueInfoProto]| -> Vec<serde_json::Value> {
             values
                 .iter()
@@ -95,10 +110,18 @@ fn models(args: &[String]) -> Result<(), String> {
                 "outputs": io(&graph.output),
             }),
         );
-        eprintln!("bench-assets: {file:<16} {:>9} bytes {:>8.1} MMAC", bytes.len(), macs as f64 / 1e6);
+        eprintln!(
+            "bench-assets: {file:<16} {:>9} bytes {:>8.1} MMAC",
+            bytes.len(),
+            macs as f64 / 1e6
+        );
     }
     let path = out.join("models.json");
-    std::fs::write(&path, serde_json::to_string_pretty(&doc).unwrap_or_default()).map_err(|e| format!("{}: {e}", path.display()))
+    std::fs::write(
+        &path,
+        serde_json::to_string_pretty(&doc).unwrap_or_default(),
+    )
+    .map_err(|e| format!("{}: {e}", path.display()))
 }
 
 /// `y = x · w` with `x` `[n, n]` an input and `w` `[n, n]` a constant: the plainest
@@ -116,7 +139,13 @@ fn matmul_model(n: usize) -> Vec<u8> {
     let d = n as i64;
     let graph = GraphProto {
         name: "matmul".into(),
-        node: vec![NodeProto::new("MatMul", "matmul", &["x", "w"], &["y"], vec![])],
+        node: vec![NodeProto::new(
+            "MatMul",
+            "matmul",
+            &["x", "w"],
+            &["y"],
+            vec![],
+        )],
         initializer: vec![TensorProto::from_f32("w", &[d, d], &weights)],
         input: vec![ValueInfoProto::f32_tensor("x", &[d, d])],
         output: vec![ValueInfoProto::f32_tensor("y", &[d, d])],
@@ -124,7 +153,10 @@ fn matmul_model(n: usize) -> Vec<u8> {
     };
     ModelProto {
         ir_version: 7,
-        opset_import: vec![OperatorSetIdProto { domain: String::new(), version: 13 }],
+        opset_import: vec![OperatorSetIdProto {
+            domain: String::new(),
+            version: 13,
+        }],
         producer_name: "mien bench-assets".into(),
         graph: Some(graph),
         ..Default::default()
@@ -134,7 +166,10 @@ fn matmul_model(n: usize) -> Vec<u8> {
 
 /// Multiply-accumulates of one run, summed over the nodes of tract's decluttered graph.
 fn count_macs(bytes: &[u8]) -> TractResult<u64> {
-    let model = tract_onnx::onnx().model_for_read(&mut Cursor::new(bytes))?.into_typed()?.into_decluttered()?;
+    let model = tract_onnx::onnx()
+        .model_for_read(&mut Cursor::new(bytes))?
+        .into_typed()?
+        .into_decluttered()?;
     let mut macs = 0u64;
     for id in model.eval_order()? {
         let node = model.node(id);
@@ -158,7 +193,11 @@ fn fer_faces() -> Result<Vec<GrayImage>, String> {
     files
         .iter()
         .zip(&names)
-        .map(|(bytes, name)| Ok(image::load_from_memory(bytes).map_err(|e| format!("{name}: {e}"))?.to_luma8()))
+        .map(|(bytes, name)| {
+            Ok(image::load_from_memory(bytes)
+                .map_err(|e| format!("{name}: {e}"))?
+                .to_luma8())
+        })
         .collect()
 }
 
@@ -168,7 +207,9 @@ fn scene(args: &[String]) -> Result<(), String> {
     let (w, h) = (800u32, 480u32);
     let mut seed = 7u64;
     let mut photo = RgbImage::from_fn(w, h, |x, y| {
-        seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         let noise = ((seed >> 33) % 21) as i32 - 10;
         let base = [150 + (x * 40 / w) as i32, 170, 190 - (y * 40 / h) as i32];
         Rgb(base.map(|c| (c + noise).clamp(0, 255) as u8))

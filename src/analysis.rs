@@ -18,7 +18,8 @@ use crate::contract::ModelContract;
 use crate::decode::{decode_image, DecodeError, DecodeLimits};
 use crate::emotions::Emotions;
 use crate::face::{
-    centre_square, crop_face, downscale, Face, FaceDetector, Letterbox, Point, Rect, Variant, MAX_PHOTO_SIDE,
+    centre_square, crop_face, downscale, Face, FaceDetector, Letterbox, Point, Rect, Variant,
+    MAX_PHOTO_SIDE,
 };
 use crate::preprocess::{is_small_face, pixels_to_input, to_gray_pixels};
 use crate::tensor::TensorF32;
@@ -34,7 +35,11 @@ pub trait Models {
 
     /// BlazeFace's raw outputs for an input made by [`FaceDetector::input`], and the
     /// milliseconds the model itself took.
-    async fn detector_outputs(&self, variant: Variant, input: &TensorF32) -> Result<(Vec<TensorF32>, f64), String>;
+    async fn detector_outputs(
+        &self,
+        variant: Variant,
+        input: &TensorF32,
+    ) -> Result<(Vec<TensorF32>, f64), String>;
 
     /// The classifier's logits for one preprocessed face (the contract's input shape),
     /// and the milliseconds the model itself took.
@@ -74,7 +79,11 @@ impl Options {
 
     /// Camera frames: the cheaper `Front` model once per frame, nothing kept.
     pub fn webcam() -> Self {
-        Options { variant: Variant::Front, margin_retry: false, ..Options::photo() }
+        Options {
+            variant: Variant::Front,
+            margin_retry: false,
+            ..Options::photo()
+        }
     }
 }
 
@@ -137,7 +146,10 @@ pub struct Faces {
 
 /// The picture a file holds, ready for [`read_faces`]: decoded under `limits`, turned
 /// upright by its EXIF orientation, brought to at most [`MAX_PHOTO_SIDE`] a side.
-pub fn picture_from_bytes(bytes: &[u8], limits: &DecodeLimits) -> Result<DynamicImage, DecodeError> {
+pub fn picture_from_bytes(
+    bytes: &[u8],
+    limits: &DecodeLimits,
+) -> Result<DynamicImage, DecodeError> {
     Ok(downscale(decode_image(bytes, limits)?, MAX_PHOTO_SIDE))
 }
 
@@ -156,7 +168,11 @@ pub const RETRY_VARIANT: Variant = Variant::Front;
 pub const RETRY_MIN_SCORE: f32 = 0.7;
 
 /// Finds the faces in `picture` and reads each one.
-pub async fn read_faces<M: Models>(models: &M, picture: &DynamicImage, options: Options) -> Result<Faces, String> {
+pub async fn read_faces<M: Models>(
+    models: &M,
+    picture: &DynamicImage,
+    options: Options,
+) -> Result<Faces, String> {
     let started = models.now_ms();
     let mut detect_model_ms = 0.0;
     let mut found = Found::Detected;
@@ -178,7 +194,12 @@ pub async fn read_faces<M: Models>(models: &M, picture: &DynamicImage, options: 
             whole.detect_model_ms = detect_model_ms;
             return Ok(whole);
         }
-        return Ok(Faces { faces: Vec::new(), found: Found::None, detect_ms, detect_model_ms });
+        return Ok(Faces {
+            faces: Vec::new(),
+            found: Found::None,
+            detect_ms,
+            detect_model_ms,
+        });
     }
     faces.sort_by(|a, b| a.rect.centre().x.total_cmp(&b.rect.centre().x));
     let mut readings = Vec::with_capacity(faces.len());
@@ -187,17 +208,36 @@ pub async fn read_faces<M: Models>(models: &M, picture: &DynamicImage, options: 
         let crop = crop_face(picture, face);
         readings.push(read_crop(models, &crop, face.rect, face.score, options, started).await?);
     }
-    Ok(Faces { faces: readings, found, detect_ms, detect_model_ms })
+    Ok(Faces {
+        faces: readings,
+        found,
+        detect_ms,
+        detect_model_ms,
+    })
 }
 
 /// Reads the picture's centred square as one face (the app's "whole picture" button).
-pub async fn read_whole<M: Models>(models: &M, picture: &DynamicImage, options: Options) -> Result<Faces, String> {
+pub async fn read_whole<M: Models>(
+    models: &M,
+    picture: &DynamicImage,
+    options: Options,
+) -> Result<Faces, String> {
     let started = models.now_ms();
     let (w, h) = (picture.width(), picture.height());
     let side = w.min(h);
-    let rect = Rect { x: (w - side) as f32 / 2.0, y: (h - side) as f32 / 2.0, width: side as f32, height: side as f32 };
+    let rect = Rect {
+        x: (w - side) as f32 / 2.0,
+        y: (h - side) as f32 / 2.0,
+        width: side as f32,
+        height: side as f32,
+    };
     let face = read_crop(models, &centre_square(picture), rect, 1.0, options, started).await?;
-    Ok(Faces { faces: vec![face], found: Found::Whole, detect_ms: 0.0, detect_model_ms: 0.0 })
+    Ok(Faces {
+        faces: vec![face],
+        found: Found::Whole,
+        detect_ms: 0.0,
+        detect_model_ms: 0.0,
+    })
 }
 
 /// The detector's faces in `picture`, best first.
@@ -223,7 +263,9 @@ async fn read_crop<M: Models>(
 ) -> Result<FaceReading, String> {
     let contract = models.contract();
     let gray = to_gray_pixels(crop, contract);
-    let (logits, classify_model_ms) = models.logits(pixels_to_input(gray.as_raw(), contract)).await?;
+    let (logits, classify_model_ms) = models
+        .logits(pixels_to_input(gray.as_raw(), contract))
+        .await?;
     if logits.len() != contract.labels.len() {
         return Err(format!(
             "the expression model gave {} numbers for {} expressions",
@@ -232,7 +274,9 @@ async fn read_crop<M: Models>(
         ));
     }
     let emotions = Emotions::from_logits(&logits, contract);
-    let thumbnail = options.thumbnail.map(|side| Arc::new(crop.thumbnail(side, side).to_rgb8()));
+    let thumbnail = options
+        .thumbnail
+        .map(|side| Arc::new(crop.thumbnail(side, side).to_rgb8()));
     let input = options.keep_input.then_some(gray);
     let crop_size = (crop.width(), crop.height());
     let small = is_small_face(crop_size.0, crop_size.1, contract);
@@ -257,12 +301,23 @@ pub fn with_margin(picture: &DynamicImage, margin: f32, max_side: u32) -> (Dynam
     let framed_side = w.max(h) as f32 * (1.0 + 2.0 * margin);
     let scale = (max_side as f32 / framed_side).min(1.0);
     let fit = |side: u32| ((side as f32 * scale).round() as u32).max(1);
-    let small = if scale < 1.0 { picture.thumbnail_exact(fit(w), fit(h)) } else { picture.clone() };
+    let small = if scale < 1.0 {
+        picture.thumbnail_exact(fit(w), fit(h))
+    } else {
+        picture.clone()
+    };
     let pad = (small.width().max(small.height()) as f32 * margin).round() as u32;
-    let mut canvas = RgbImage::from_pixel(small.width() + 2 * pad, small.height() + 2 * pad, Rgb([128, 128, 128]));
+    let mut canvas = RgbImage::from_pixel(
+        small.width() + 2 * pad,
+        small.height() + 2 * pad,
+        Rgb([128, 128, 128]),
+    );
     image::imageops::replace(&mut canvas, &small.to_rgb8(), pad as i64, pad as i64);
     let framing = Framing {
-        offset: Point { x: pad as f32, y: pad as f32 },
+        offset: Point {
+            x: pad as f32,
+            y: pad as f32,
+        },
         scale_x: small.width() as f32 / w as f32,
         scale_y: small.height() as f32 / h as f32,
     };
@@ -280,12 +335,18 @@ pub struct Framing {
 impl Framing {
     /// A point on the canvas, in the picture's own pixels.
     pub fn to_picture(&self, p: Point) -> Point {
-        Point { x: (p.x - self.offset.x) / self.scale_x, y: (p.y - self.offset.y) / self.scale_y }
+        Point {
+            x: (p.x - self.offset.x) / self.scale_x,
+            y: (p.y - self.offset.y) / self.scale_y,
+        }
     }
 
     /// A face found on the canvas, moved into the picture's own pixels.
     pub fn unframe(&self, face: &Face) -> Face {
-        let corner = self.to_picture(Point { x: face.rect.x, y: face.rect.y });
+        let corner = self.to_picture(Point {
+            x: face.rect.x,
+            y: face.rect.y,
+        });
         let rect = Rect {
             x: corner.x,
             y: corner.y,
@@ -300,7 +361,10 @@ impl Framing {
 /// that); `None` if it would have to wait.
 pub fn now_or_never<T>(future: impl std::future::Future<Output = T>) -> Option<T> {
     let mut future = std::pin::pin!(future);
-    match future.as_mut().poll(&mut std::task::Context::from_waker(std::task::Waker::noop())) {
+    match future
+        .as_mut()
+        .poll(&mut std::task::Context::from_waker(std::task::Waker::noop()))
+    {
         std::task::Poll::Ready(value) => Some(value),
         std::task::Poll::Pending => None,
     }
@@ -326,20 +390,30 @@ impl CpuModels {
         let detectors = detectors
             .iter()
             .map(|&(variant, bytes)| {
-                Ok((variant, crate::cpu::CpuModel::load(&crate::face::prepare_blazeface(bytes)?)?))
+                Ok((
+                    variant,
+                    crate::cpu::CpuModel::load(&crate::face::prepare_blazeface(bytes)?)?,
+                ))
             })
             .collect::<Result<_, String>>()?;
-        Ok(CpuModels { contract, classifier, detectors, started: std::time::Instant::now() })
+        Ok(CpuModels {
+            contract,
+            classifier,
+            detectors,
+            started: std::time::Instant::now(),
+        })
     }
 
     /// [`read_faces`], run here and now.
     pub fn read_faces(&self, picture: &DynamicImage, options: Options) -> Result<Faces, String> {
-        now_or_never(read_faces(self, picture, options)).unwrap_or_else(|| Err("the native models waited".into()))
+        now_or_never(read_faces(self, picture, options))
+            .unwrap_or_else(|| Err("the native models waited".into()))
     }
 
     /// [`read_whole`], run here and now.
     pub fn read_whole(&self, picture: &DynamicImage, options: Options) -> Result<Faces, String> {
-        now_or_never(read_whole(self, picture, options)).unwrap_or_else(|| Err("the native models waited".into()))
+        now_or_never(read_whole(self, picture, options))
+            .unwrap_or_else(|| Err("the native models waited".into()))
     }
 }
 
@@ -349,7 +423,11 @@ impl Models for CpuModels {
         &self.contract
     }
 
-    async fn detector_outputs(&self, variant: Variant, input: &TensorF32) -> Result<(Vec<TensorF32>, f64), String> {
+    async fn detector_outputs(
+        &self,
+        variant: Variant,
+        input: &TensorF32,
+    ) -> Result<(Vec<TensorF32>, f64), String> {
         let (_, model) = self
             .detectors
             .iter()
@@ -362,9 +440,16 @@ impl Models for CpuModels {
 
     async fn logits(&self, input: Vec<f32>) -> Result<(Vec<f32>, f64), String> {
         let started = self.now_ms();
-        let tensor = TensorF32 { shape: self.contract.input_shape().to_vec(), data: input };
+        let tensor = TensorF32 {
+            shape: self.contract.input_shape().to_vec(),
+            data: input,
+        };
         let outputs = self.classifier.run(&[tensor])?;
-        let logits = outputs.into_iter().next().map(|t| t.data).unwrap_or_default();
+        let logits = outputs
+            .into_iter()
+            .next()
+            .map(|t| t.data)
+            .unwrap_or_default();
         Ok((logits, self.now_ms() - started))
     }
 

@@ -8,7 +8,9 @@ use crate::onnx::ModelProto;
 
 /// The 7 expressions, in the fixed order of the model's outputs: the alphabetical
 /// folder order of the FER2013 ImageFolder layout.
-pub const LABELS: [&str; 7] = ["angry", "disgust", "fear", "happy", "neutral", "sad", "surprise"];
+pub const LABELS: [&str; 7] = [
+    "angry", "disgust", "fear", "happy", "neutral", "sad", "surprise",
+];
 
 /// Number of expression classes.
 pub const NUM_CLASSES: usize = LABELS.len();
@@ -77,7 +79,11 @@ pub struct ContractError(pub String);
 
 impl std::fmt::Display for ContractError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "this model file is not a mien expression model: {}", self.0)
+        write!(
+            f,
+            "this model file is not a mien expression model: {}",
+            self.0
+        )
     }
 }
 
@@ -108,7 +114,12 @@ impl ModelContract {
 
     /// Shape of the input tensor: `[1, channels, height, width]` (NCHW, batch 1).
     pub fn input_shape(&self) -> [usize; 4] {
-        [1, self.channels as usize, self.height as usize, self.width as usize]
+        [
+            1,
+            self.channels as usize,
+            self.height as usize,
+            self.width as usize,
+        ]
     }
 
     /// Number of input values for one face.
@@ -150,13 +161,20 @@ impl ModelContract {
                 .metadata(key)
                 .ok_or_else(|| ContractError(format!("its metadata has no `{key}`")))
         };
-        let labels: Vec<String> = get(keys::LABELS)?.split(',').map(|s| s.trim().to_string()).collect();
+        let labels: Vec<String> = get(keys::LABELS)?
+            .split(',')
+            .map(|s| s.trim().to_string())
+            .collect();
         if labels.len() < 2 || labels.iter().any(|l| l.is_empty()) {
             return Err(ContractError("its label list is malformed".into()));
         }
         let shape = parse_list::<u32>(get(keys::INPUT_SHAPE)?)
-            .filter(|s| s.len() == 4 && s[0] == 1 && s[2..].iter().all(|&d| (8..=1024).contains(&d)))
-            .ok_or_else(|| ContractError("its input shape must be 1,C,H,W with 8 <= H,W <= 1024".into()))?;
+            .filter(|s| {
+                s.len() == 4 && s[0] == 1 && s[2..].iter().all(|&d| (8..=1024).contains(&d))
+            })
+            .ok_or_else(|| {
+                ContractError("its input shape must be 1,C,H,W with 8 <= H,W <= 1024".into())
+            })?;
         if shape[1] != 1 && shape[1] != 3 {
             return Err(ContractError("its input must have 1 or 3 channels".into()));
         }
@@ -170,9 +188,15 @@ impl ModelContract {
         };
         let std = number(keys::STD)?;
         if std <= 0.0 {
-            return Err(ContractError("its normalisation std must be positive".into()));
+            return Err(ContractError(
+                "its normalisation std must be positive".into(),
+            ));
         }
-        let optional_number = |key: &str| model.metadata(key).and_then(|v| v.trim().parse::<f32>().ok());
+        let optional_number = |key: &str| {
+            model
+                .metadata(key)
+                .and_then(|v| v.trim().parse::<f32>().ok())
+        };
         let self_test_logits = match model.metadata(keys::SELF_TEST_LOGITS) {
             Some(text) => Some(
                 parse_list::<f32>(text)
@@ -189,14 +213,24 @@ impl ModelContract {
             width: shape[3],
             mean: number(keys::MEAN)?,
             std,
-            model_name: model.metadata(keys::MODEL_NAME).unwrap_or("unnamed").to_string(),
-            model_version: model.metadata(keys::MODEL_VERSION).unwrap_or("?").to_string(),
+            model_name: model
+                .metadata(keys::MODEL_NAME)
+                .unwrap_or("unnamed")
+                .to_string(),
+            model_version: model
+                .metadata(keys::MODEL_VERSION)
+                .unwrap_or("?")
+                .to_string(),
             val_accuracy: optional_number(keys::VAL_ACCURACY),
             val_macro_f1: optional_number(keys::VAL_MACRO_F1),
             trained_on: model.metadata(keys::TRAINED_ON).unwrap_or("").to_string(),
             self_test_logits,
-            mirror_averaged: model.metadata(keys::MIRROR_AVERAGED).is_some_and(|v| v.trim() == "true"),
-            light_normalized: model.metadata(keys::LIGHT_NORMALIZED).is_some_and(|v| v.trim() == "true"),
+            mirror_averaged: model
+                .metadata(keys::MIRROR_AVERAGED)
+                .is_some_and(|v| v.trim() == "true"),
+            light_normalized: model
+                .metadata(keys::LIGHT_NORMALIZED)
+                .is_some_and(|v| v.trim() == "true"),
             labels,
         })
     }
@@ -226,7 +260,9 @@ pub fn self_test_input(contract: &ModelContract) -> Vec<f32> {
 }
 
 fn parse_list<T: std::str::FromStr>(text: &str) -> Option<Vec<T>> {
-    text.split(',').map(|s| s.trim().parse::<T>().ok()).collect()
+    text.split(',')
+        .map(|s| s.trim().parse::<T>().ok())
+        .collect()
 }
 
 #[cfg(test)]
@@ -253,7 +289,10 @@ mod tests {
         c.self_test_logits = Some(vec![1.5, -2.0, 0.0, 3.25e-3, 4.0, -1e6, 7.0]);
         c.trained_on = "FER2013 train".into();
         c.mirror_averaged = true;
-        let mut model = ModelProto { graph: Some(Default::default()), ..Default::default() };
+        let mut model = ModelProto {
+            graph: Some(Default::default()),
+            ..Default::default()
+        };
         c.write_to(&mut model);
         let bytes = model.to_bytes();
         let back = ModelContract::from_onnx_bytes(&bytes).unwrap();
@@ -263,7 +302,10 @@ mod tests {
 
     #[test]
     fn incomplete_metadata_is_a_clear_error() {
-        let mut model = ModelProto { graph: Some(Default::default()), ..Default::default() };
+        let mut model = ModelProto {
+            graph: Some(Default::default()),
+            ..Default::default()
+        };
         ModelContract::new(1, 48, 48).write_to(&mut model);
         model.metadata_props.retain(|p| p.key != keys::INPUT_SHAPE);
         let err = ModelContract::read_from(&model).unwrap_err();

@@ -34,12 +34,20 @@ impl CpuModel {
                     .map_err(|e| format!("input tensor of wrong size: {e}"))
             })
             .collect::<Result<TVec<TValue>, String>>()?;
-        let outputs = self.plan.run(inputs).map_err(|e| format!("CPU inference failed: {e}"))?;
+        let outputs = self
+            .plan
+            .run(inputs)
+            .map_err(|e| format!("CPU inference failed: {e}"))?;
         outputs
             .iter()
             .map(|o| {
-                let view = o.to_plain_array_view::<f32>().map_err(|e| format!("unexpected output type: {e}"))?;
-                Ok(TensorF32 { shape: view.shape().to_vec(), data: view.iter().copied().collect() })
+                let view = o
+                    .to_plain_array_view::<f32>()
+                    .map_err(|e| format!("unexpected output type: {e}"))?;
+                Ok(TensorF32 {
+                    shape: view.shape().to_vec(),
+                    data: view.iter().copied().collect(),
+                })
             })
             .collect()
     }

@@ -25,7 +25,13 @@ impl Row {
     pub fn face(file: &str, number: usize, emotions: &Emotions, labels: &[String]) -> Row {
         let percents = labels
             .iter()
-            .map(|label| emotions.shares.iter().find(|s| &s.label == label).map_or(0.0, |s| s.fraction * 100.0))
+            .map(|label| {
+                emotions
+                    .shares
+                    .iter()
+                    .find(|s| &s.label == label)
+                    .map_or(0.0, |s| s.fraction * 100.0)
+            })
             .collect();
         Row {
             file: file.to_string(),
@@ -99,7 +105,11 @@ const FORMULA_STARTS: [char; 6] = ['=', '+', '-', '@', '\t', '\r'];
 /// A CSV field, quoted when it needs to be; a leading formula character is
 /// neutralised so that a file name cannot become a spreadsheet formula.
 pub fn field(text: &str) -> String {
-    let text = if text.starts_with(FORMULA_STARTS) { format!("'{text}") } else { text.to_string() };
+    let text = if text.starts_with(FORMULA_STARTS) {
+        format!("'{text}")
+    } else {
+        text.to_string()
+    };
     if text.contains([',', '"', '\n', '\r']) {
         format!("\"{}\"", text.replace('"', "\"\""))
     } else {
@@ -144,8 +154,15 @@ mod tests {
             let name = format!("{start}cmd|' /C calc'!A0.png");
             let written = field(&name);
             let unquoted = written.trim_start_matches('"');
-            assert!(unquoted.starts_with('\''), "{start:?}: {written:?} is not neutralised");
-            assert_eq!(first_field(&format!("{written},1")), name, "{start:?}: not read back");
+            assert!(
+                unquoted.starts_with('\''),
+                "{start:?}: {written:?} is not neutralised"
+            );
+            assert_eq!(
+                first_field(&format!("{written},1")),
+                name,
+                "{start:?}: not read back"
+            );
         }
         assert_eq!(field("plain.png"), "plain.png");
     }
@@ -160,10 +177,21 @@ mod tests {
         let face = Row::face("a,b.jpg", 1, &emotions, &labels);
         let text = csv(&[face, Row::no_face("=x.png")], &labels);
         let lines: Vec<&str> = text.split(LINE_END).collect();
-        assert!(lines[0].starts_with("file,face,top_expression,unsure,"), "{}", lines[0]);
-        assert!(lines[1].starts_with(&format!("\"a,b.jpg\",1,{},no,", labels[3])), "{}", lines[1]);
+        assert!(
+            lines[0].starts_with("file,face,top_expression,unsure,"),
+            "{}",
+            lines[0]
+        );
+        assert!(
+            lines[1].starts_with(&format!("\"a,b.jpg\",1,{},no,", labels[3])),
+            "{}",
+            lines[1]
+        );
         assert_eq!(lines[1].split(',').count(), 4 + 1 + labels.len());
-        assert_eq!(lines[2], format!("'=x.png,,(no face found),{}", ",".repeat(labels.len())));
+        assert_eq!(
+            lines[2],
+            format!("'=x.png,,(no face found),{}", ",".repeat(labels.len()))
+        );
         assert_eq!(first_field(lines[1]), "a,b.jpg");
         assert_eq!(first_field(lines[2]), "=x.png");
         assert_eq!(first_field("\"say \"\"hi\"\".png\",1"), "say \"hi\".png");

@@ -68,7 +68,13 @@ impl std::fmt::Display for DecodeError {
 impl std::error::Error for DecodeError {}
 
 /// Formats we decode (the `image` crate's features enabled for mien).
-const SUPPORTED: [ImageFormat; 5] = [ImageFormat::Jpeg, ImageFormat::Png, ImageFormat::WebP, ImageFormat::Gif, ImageFormat::Bmp];
+const SUPPORTED: [ImageFormat; 5] = [
+    ImageFormat::Jpeg,
+    ImageFormat::Png,
+    ImageFormat::WebP,
+    ImageFormat::Gif,
+    ImageFormat::Bmp,
+];
 
 /// [`SUPPORTED`] for sentences.
 const FORMAT_NAMES: &str = "JPEG, PNG, WebP, GIF or BMP";
@@ -80,14 +86,19 @@ pub fn decode_image(bytes: &[u8], limits: &DecodeLimits) -> Result<DynamicImage,
         return Err(DecodeError::Empty);
     }
     if bytes.len() > limits.max_file_bytes {
-        return Err(DecodeError::FileTooLarge { bytes: bytes.len(), limit: limits.max_file_bytes });
+        return Err(DecodeError::FileTooLarge {
+            bytes: bytes.len(),
+            limit: limits.max_file_bytes,
+        });
     }
     if let Some(name) = known_unsupported_format(bytes) {
         return Err(DecodeError::Unsupported(name.to_string()));
     }
     let format = image::guess_format(bytes).map_err(|_| DecodeError::NotAnImage)?;
     if !SUPPORTED.contains(&format) {
-        return Err(DecodeError::Unsupported(format!("{format:?}").to_uppercase()));
+        return Err(DecodeError::Unsupported(
+            format!("{format:?}").to_uppercase(),
+        ));
     }
     // The header's dimensions first: a too-large image is refused before any decoding,
     // even when the file is cut short after its header.
@@ -106,8 +117,12 @@ pub fn decode_image(bytes: &[u8], limits: &DecodeLimits) -> Result<DynamicImage,
     // The decoder's own dimension limits stay as the safety net for the pixels.
     image_limits.max_image_width = Some(limits.max_side);
     image_limits.max_image_height = Some(limits.max_side);
-    decoder.set_limits(image_limits).map_err(|e| classify(e, limits))?;
-    let orientation = decoder.orientation().unwrap_or(image::metadata::Orientation::NoTransforms);
+    decoder
+        .set_limits(image_limits)
+        .map_err(|e| classify(e, limits))?;
+    let orientation = decoder
+        .orientation()
+        .unwrap_or(image::metadata::Orientation::NoTransforms);
     let mut img = DynamicImage::from_decoder(decoder).map_err(|e| classify(e, limits))?;
     img.apply_orientation(orientation);
     Ok(img)
@@ -115,12 +130,22 @@ pub fn decode_image(bytes: &[u8], limits: &DecodeLimits) -> Result<DynamicImage,
 
 /// Refuses images too small to hold a face or too large to decode in a browser tab.
 fn check_dimensions(width: u64, height: u64, limits: &DecodeLimits) -> Result<(), DecodeError> {
-    let (w, h) = (width.min(u32::MAX as u64) as u32, height.min(u32::MAX as u64) as u32);
+    let (w, h) = (
+        width.min(u32::MAX as u64) as u32,
+        height.min(u32::MAX as u64) as u32,
+    );
     if w < limits.min_side || h < limits.min_side {
-        return Err(DecodeError::TooSmall { width: w, height: h, min: limits.min_side });
+        return Err(DecodeError::TooSmall {
+            width: w,
+            height: h,
+            min: limits.min_side,
+        });
     }
     if w > limits.max_side || h > limits.max_side || width * height > limits.max_pixels {
-        return Err(DecodeError::TooLarge { width: w, height: h });
+        return Err(DecodeError::TooLarge {
+            width: w,
+            height: h,
+        });
     }
     Ok(())
 }
@@ -139,7 +164,9 @@ fn known_unsupported_format(bytes: &[u8]) -> Option<&'static str> {
     if bytes.len() >= 12 && &bytes[4..8] == b"ftyp" {
         let brand = &bytes[8..12];
         return match brand {
-            b"heic" | b"heix" | b"hevc" | b"heim" | b"heis" | b"mif1" | b"msf1" => Some("HEIC/HEIF"),
+            b"heic" | b"heix" | b"hevc" | b"heim" | b"heis" | b"mif1" | b"msf1" => {
+                Some("HEIC/HEIF")
+            }
             b"avif" | b"avis" => Some("AVIF"),
             _ => Some("This video or ISO-media"),
         };
@@ -166,10 +193,19 @@ mod tests {
 
     #[test]
     fn decodes_each_supported_format() {
-        let img = DynamicImage::ImageRgb8(RgbImage::from_fn(40, 30, |x, y| image::Rgb([x as u8, y as u8, 7])));
-        for format in [ImageFormat::Png, ImageFormat::Jpeg, ImageFormat::Bmp, ImageFormat::Gif, ImageFormat::WebP] {
+        let img = DynamicImage::ImageRgb8(RgbImage::from_fn(40, 30, |x, y| {
+            image::Rgb([x as u8, y as u8, 7])
+        }));
+        for format in [
+            ImageFormat::Png,
+            ImageFormat::Jpeg,
+            ImageFormat::Bmp,
+            ImageFormat::Gif,
+            ImageFormat::WebP,
+        ] {
             let bytes = encode(&img, format);
-            let back = decode_image(&bytes, &DecodeLimits::default()).unwrap_or_else(|e| panic!("{format:?}: {e}"));
+            let back = decode_image(&bytes, &DecodeLimits::default())
+                .unwrap_or_else(|e| panic!("{format:?}: {e}"));
             assert_eq!((back.width(), back.height()), (40, 30), "{format:?}");
         }
     }
@@ -178,21 +214,53 @@ mod tests {
     fn bad_inputs_get_clear_messages() {
         let limits = DecodeLimits::default();
         assert_eq!(decode_image(b"", &limits), Err(DecodeError::Empty));
-        assert_eq!(decode_image(b"hello, this is text", &limits), Err(DecodeError::NotAnImage));
+        assert_eq!(
+            decode_image(b"hello, this is text", &limits),
+            Err(DecodeError::NotAnImage)
+        );
         let heic = b"\0\0\0\x18ftypheic\0\0\0\0mif1heic";
-        assert_eq!(decode_image(heic, &limits), Err(DecodeError::Unsupported("HEIC/HEIF".into())));
+        assert_eq!(
+            decode_image(heic, &limits),
+            Err(DecodeError::Unsupported("HEIC/HEIF".into()))
+        );
         let tiff = decode_image(b"II*\0\x08\0\0\0\0\0", &limits).unwrap_err();
         assert_eq!(tiff, DecodeError::Unsupported("TIFF".into()));
         let sentence = tiff.to_string();
         for format in ["JPEG", "PNG", "WebP", "GIF", "BMP"] {
-            assert!(sentence.contains(format), "the message names the formats that work: {sentence}");
+            assert!(
+                sentence.contains(format),
+                "the message names the formats that work: {sentence}"
+            );
         }
-        let tiny = encode(&DynamicImage::ImageLuma8(GrayImage::from_pixel(1, 1, Luma([9]))), ImageFormat::Png);
-        assert!(matches!(decode_image(&tiny, &limits), Err(DecodeError::TooSmall { width: 1, height: 1, .. })));
-        let mut png = encode(&DynamicImage::ImageLuma8(GrayImage::from_pixel(64, 64, Luma([9]))), ImageFormat::Png);
+        let tiny = encode(
+            &DynamicImage::ImageLuma8(GrayImage::from_pixel(1, 1, Luma([9]))),
+            ImageFormat::Png,
+        );
+        assert!(matches!(
+            decode_image(&tiny, &limits),
+            Err(DecodeError::TooSmall {
+                width: 1,
+                height: 1,
+                ..
+            })
+        ));
+        let mut png = encode(
+            &DynamicImage::ImageLuma8(GrayImage::from_pixel(64, 64, Luma([9]))),
+            ImageFormat::Png,
+        );
         png.truncate(png.len() / 2);
-        assert!(matches!(decode_image(&png, &limits), Err(DecodeError::Corrupt(_))));
-        for e in [DecodeError::Empty, DecodeError::NotAnImage, DecodeError::TooLarge { width: 20000, height: 20000 }] {
+        assert!(matches!(
+            decode_image(&png, &limits),
+            Err(DecodeError::Corrupt(_))
+        ));
+        for e in [
+            DecodeError::Empty,
+            DecodeError::NotAnImage,
+            DecodeError::TooLarge {
+                width: 20000,
+                height: 20000,
+            },
+        ] {
             assert!(e.to_string().ends_with('.'), "{e}");
         }
     }
@@ -206,15 +274,36 @@ mod tests {
             bytes.append(&mut enc);
         }
         let r = decode_image(&bytes, &DecodeLimits::default());
-        assert!(matches!(r, Err(DecodeError::TooLarge { width: 20000, height: 20000 }) | Err(DecodeError::Corrupt(_))), "{r:?}");
+        assert!(
+            matches!(
+                r,
+                Err(DecodeError::TooLarge {
+                    width: 20000,
+                    height: 20000
+                }) | Err(DecodeError::Corrupt(_))
+            ),
+            "{r:?}"
+        );
     }
 
     #[test]
     fn huge_dimensions_get_the_size_message_not_a_damage_one() {
         let r = decode_image(&png_header(20000, 20000), &DecodeLimits::default());
-        assert_eq!(r, Err(DecodeError::TooLarge { width: 20000, height: 20000 }));
+        assert_eq!(
+            r,
+            Err(DecodeError::TooLarge {
+                width: 20000,
+                height: 20000
+            })
+        );
         let wide = decode_image(&png_header(13000, 100), &DecodeLimits::default());
-        assert_eq!(wide, Err(DecodeError::TooLarge { width: 13000, height: 100 }));
+        assert_eq!(
+            wide,
+            Err(DecodeError::TooLarge {
+                width: 13000,
+                height: 100
+            })
+        );
     }
 
     fn png_header(w: u32, h: u32) -> Vec<u8> {
@@ -234,7 +323,11 @@ mod tests {
         for &b in data {
             crc ^= b as u32;
             for _ in 0..8 {
-                crc = if crc & 1 != 0 { (crc >> 1) ^ 0xedb8_8320 } else { crc >> 1 };
+                crc = if crc & 1 != 0 {
+                    (crc >> 1) ^ 0xedb8_8320
+                } else {
+                    crc >> 1
+                };
             }
         }
         !crc

@@ -40,7 +40,10 @@ impl Emotions {
                 .labels
                 .iter()
                 .zip(fractions)
-                .map(|(label, fraction)| Share { label: label.clone(), fraction })
+                .map(|(label, fraction)| Share {
+                    label: label.clone(),
+                    fraction,
+                })
                 .collect(),
         }
     }
@@ -53,7 +56,10 @@ impl Emotions {
     }
 
     pub fn top(&self) -> Share {
-        self.sorted().into_iter().next().unwrap_or(Share { label: "none".into(), fraction: 0.0 })
+        self.sorted().into_iter().next().unwrap_or(Share {
+            label: "none".into(),
+            fraction: 0.0,
+        })
     }
 
     /// Index of the top expression in label order.
@@ -65,7 +71,9 @@ impl Emotions {
     pub fn is_unsure(&self) -> bool {
         let s = self.sorted();
         match (s.first(), s.get(1)) {
-            (Some(a), Some(b)) => a.fraction < UNSURE_TOP || a.fraction - b.fraction < UNSURE_MARGIN,
+            (Some(a), Some(b)) => {
+                a.fraction < UNSURE_TOP || a.fraction - b.fraction < UNSURE_MARGIN
+            }
             _ => true,
         }
     }
@@ -74,7 +82,13 @@ impl Emotions {
     pub fn summary(&self) -> String {
         let s = self.sorted();
         if self.is_unsure() && s.len() >= 2 {
-            format!("unsure: {} {:.0}%, {} {:.0}%", s[0].label, s[0].fraction * 100.0, s[1].label, s[1].fraction * 100.0)
+            format!(
+                "unsure: {} {:.0}%, {} {:.0}%",
+                s[0].label,
+                s[0].fraction * 100.0,
+                s[1].label,
+                s[1].fraction * 100.0
+            )
         } else {
             let t = self.top();
             format!("{} ({:.0}%)", t.label, t.fraction * 100.0)
@@ -102,7 +116,10 @@ mod tests {
         let p = softmax(&[1.0, 2.0, 3.0, -1.0, 0.0, 0.5, -3.0]);
         assert!((p.iter().sum::<f32>() - 1.0).abs() < 1e-6);
         assert_eq!(argmax(&p), 2);
-        assert!(p.iter().all(|&v| v > 0.0), "negative logits still get a share");
+        assert!(
+            p.iter().all(|&v| v > 0.0),
+            "negative logits still get a share"
+        );
     }
 
     #[test]

@@ -33,7 +33,12 @@ pub struct ClassScore {
 }
 
 /// `probs[i]` are image i's predicted fractions, `labels[i]` its true class.
-pub fn compute(classes: &[String], probs: &[Vec<f32>], labels: &[usize], votes: &[Option<Vec<f32>>]) -> Metrics {
+pub fn compute(
+    classes: &[String],
+    probs: &[Vec<f32>],
+    labels: &[usize],
+    votes: &[Option<Vec<f32>>],
+) -> Metrics {
     let k = classes.len();
     let n = labels.len();
     let mut confusion = vec![vec![0usize; k]; k];
@@ -58,10 +63,28 @@ pub fn compute(classes: &[String], probs: &[Vec<f32>], labels: &[usize], votes: 
             let tp = confusion[c][c] as f64;
             let support: usize = confusion[c].iter().sum();
             let predicted: usize = (0..k).map(|r| confusion[r][c]).sum();
-            let precision = if predicted > 0 { tp / predicted as f64 } else { 0.0 };
-            let recall = if support > 0 { tp / support as f64 } else { 0.0 };
-            let f1 = if precision + recall > 0.0 { 2.0 * precision * recall / (precision + recall) } else { 0.0 };
-            ClassScore { class: classes[c].clone(), support, precision, recall, f1 }
+            let precision = if predicted > 0 {
+                tp / predicted as f64
+            } else {
+                0.0
+            };
+            let recall = if support > 0 {
+                tp / support as f64
+            } else {
+                0.0
+            };
+            let f1 = if precision + recall > 0.0 {
+                2.0 * precision * recall / (precision + recall)
+            } else {
+                0.0
+            };
+            ClassScore {
+                class: classes[c].clone(),
+                support,
+                precision,
+                recall,
+                f1,
+            }
         })
         .collect();
     let ece = (0..BINS)
@@ -72,13 +95,21 @@ pub fn compute(classes: &[String], probs: &[Vec<f32>], labels: &[usize], votes: 
     let mut with_votes = 0;
     for (p, v) in probs.iter().zip(votes) {
         if let Some(v) = v {
-            tvd_sum += 0.5 * p.iter().zip(v).map(|(a, b)| (a - b).abs() as f64).sum::<f64>();
+            tvd_sum += 0.5
+                * p.iter()
+                    .zip(v)
+                    .map(|(a, b)| (a - b).abs() as f64)
+                    .sum::<f64>();
             with_votes += 1;
         }
     }
     Metrics {
         images: n,
-        accuracy: if n > 0 { correct as f64 / n as f64 } else { 0.0 },
+        accuracy: if n > 0 {
+            correct as f64 / n as f64
+        } else {
+            0.0
+        },
         macro_f1: per_class.iter().map(|c| c.f1).sum::<f64>() / k.max(1) as f64,
         per_class,
         confusion,
@@ -101,11 +132,17 @@ impl Metrics {
             self.nll
         );
         if let Some(tvd) = self.vote_tvd {
-            s += &format!("  vote TVD {:.4} ({} images with votes)", tvd, self.images_with_votes);
+            s += &format!(
+                "  vote TVD {:.4} ({} images with votes)",
+                tvd, self.images_with_votes
+            );
         }
         s += "\n\nclass        support  precision  recall     F1\n";
         for c in &self.per_class {
-            s += &format!("{:<12} {:>7}  {:>9.4}  {:>6.4}  {:>6.4}\n", c.class, c.support, c.precision, c.recall, c.f1);
+            s += &format!(
+                "{:<12} {:>7}  {:>9.4}  {:>6.4}  {:>6.4}\n",
+                c.class, c.support, c.precision, c.recall, c.f1
+            );
         }
         s += "\nconfusion (rows: true, columns: predicted)\n            ";
         for c in classes {
@@ -127,7 +164,10 @@ impl Metrics {
         let mut s = format!("true\\predicted,{}\n", classes.join(","));
         for (r, row) in self.confusion.iter().enumerate() {
             let total: usize = row.iter().sum::<usize>().max(1);
-            let cells: Vec<String> = row.iter().map(|&v| format!("{:.4}", v as f64 / total as f64)).collect();
+            let cells: Vec<String> = row
+                .iter()
+                .map(|&v| format!("{:.4}", v as f64 / total as f64))
+                .collect();
             s += &format!("{},{}\n", classes[r], cells.join(","));
         }
         s
@@ -145,7 +185,12 @@ mod tests {
     #[test]
     fn perfect_and_confused_predictions() {
         let classes: Vec<String> = ["a", "b"].iter().map(|s| s.to_string()).collect();
-        let probs = vec![vec![0.9, 0.1], vec![0.2, 0.8], vec![0.6, 0.4], vec![0.3, 0.7]];
+        let probs = vec![
+            vec![0.9, 0.1],
+            vec![0.2, 0.8],
+            vec![0.6, 0.4],
+            vec![0.3, 0.7],
+        ];
         let labels = vec![0, 1, 1, 1];
         let votes = vec![Some(vec![1.0, 0.0]), None, None, Some(vec![0.3, 0.7])];
         let m = compute(&classes, &probs, &labels, &votes);

@@ -42,7 +42,10 @@ pub fn patches(width: u32, height: u32, patch: u32, stride: u32) -> Vec<Patch> {
         at
     };
     let columns = starts(width);
-    starts(height).into_iter().flat_map(|y| columns.iter().map(move |&x| Patch { x, y, side })).collect()
+    starts(height)
+        .into_iter()
+        .flat_map(|y| columns.iter().map(move |&x| Patch { x, y, side }))
+        .collect()
 }
 
 /// The gray value patches are filled with: the input's own mean, so a patch hides
@@ -80,9 +83,19 @@ pub struct OcclusionMap {
 impl OcclusionMap {
     /// `base`: the top expression's fraction on the whole input; `occluded`: its
     /// fraction with each of `patches` greyed, in the same order.
-    pub fn new(width: u32, height: u32, patches: Vec<Patch>, base: f32, occluded: &[f32]) -> Result<Self, String> {
+    pub fn new(
+        width: u32,
+        height: u32,
+        patches: Vec<Patch>,
+        base: f32,
+        occluded: &[f32],
+    ) -> Result<Self, String> {
         if occluded.len() != patches.len() {
-            return Err(format!("{} answers for {} greyed patches", occluded.len(), patches.len()));
+            return Err(format!(
+                "{} answers for {} greyed patches",
+                occluded.len(),
+                patches.len()
+            ));
         }
         let drops: Vec<f32> = occluded.iter().map(|f| base - f).collect();
         let mut sum = vec![0.0f32; (width * height) as usize];
@@ -96,13 +109,27 @@ impl OcclusionMap {
                 }
             }
         }
-        let pixels = sum.iter().zip(&count).map(|(s, &n)| if n > 0 { s / n as f32 } else { 0.0 }).collect();
-        Ok(OcclusionMap { width, height, patches, drops, pixels })
+        let pixels = sum
+            .iter()
+            .zip(&count)
+            .map(|(s, &n)| if n > 0 { s / n as f32 } else { 0.0 })
+            .collect();
+        Ok(OcclusionMap {
+            width,
+            height,
+            patches,
+            drops,
+            pixels,
+        })
     }
 
     /// The patch whose greying lowered the top expression most.
     pub fn hottest(&self) -> Option<(Patch, f32)> {
-        self.patches.iter().copied().zip(self.drops.iter().copied()).max_by(|a, b| a.1.total_cmp(&b.1))
+        self.patches
+            .iter()
+            .copied()
+            .zip(self.drops.iter().copied())
+            .max_by(|a, b| a.1.total_cmp(&b.1))
     }
 
     /// The largest drop or rise, for a symmetric colour scale (at least 0.01).
@@ -119,16 +146,40 @@ mod tests {
     fn patches_cover_the_input_and_end_at_its_edges() {
         let all = patches(48, 48, PATCH, STRIDE);
         assert_eq!(all.len(), 49);
-        assert_eq!(all[0], Patch { x: 0, y: 0, side: 12 });
-        assert_eq!(all[48], Patch { x: 36, y: 36, side: 12 });
+        assert_eq!(
+            all[0],
+            Patch {
+                x: 0,
+                y: 0,
+                side: 12
+            }
+        );
+        assert_eq!(
+            all[48],
+            Patch {
+                x: 36,
+                y: 36,
+                side: 12
+            }
+        );
         for y in 0..48 {
             for x in 0..48 {
-                assert!(all.iter().any(|p| p.contains(x, y)), "({x}, {y}) is never greyed");
+                assert!(
+                    all.iter().any(|p| p.contains(x, y)),
+                    "({x}, {y}) is never greyed"
+                );
             }
         }
         // A size the stride does not divide: the last patch still ends at the edge.
         let odd = patches(50, 40, 12, 6);
-        assert_eq!(odd.last(), Some(&Patch { x: 38, y: 28, side: 12 }));
+        assert_eq!(
+            odd.last(),
+            Some(&Patch {
+                x: 38,
+                y: 28,
+                side: 12
+            })
+        );
     }
 
     #[test]
@@ -136,7 +187,15 @@ mod tests {
         let gray = GrayImage::from_fn(48, 48, |x, _| image::Luma([if x < 24 { 0 } else { 200 }]));
         let fill = fill_value(&gray);
         assert_eq!(fill, 100);
-        let out = greyed(&gray, Patch { x: 20, y: 30, side: 12 }, fill);
+        let out = greyed(
+            &gray,
+            Patch {
+                x: 20,
+                y: 30,
+                side: 12,
+            },
+            fill,
+        );
         assert_eq!(out.get_pixel(20, 30).0[0], 100);
         assert_eq!(out.get_pixel(31, 41).0[0], 100);
         assert_eq!(out.get_pixel(19, 30).0[0], 0);
@@ -148,13 +207,19 @@ mod tests {
     fn the_map_is_hottest_where_greying_lowered_the_reading() {
         let all = patches(48, 48, PATCH, STRIDE);
         // Greying anything lowers the reading a little; the patch at (18, 30) a lot.
-        let occluded: Vec<f32> = all.iter().map(|p| if p.x == 18 && p.y == 30 { 0.2 } else { 0.85 }).collect();
+        let occluded: Vec<f32> = all
+            .iter()
+            .map(|p| if p.x == 18 && p.y == 30 { 0.2 } else { 0.85 })
+            .collect();
         let map = OcclusionMap::new(48, 48, all, 0.9, &occluded).unwrap();
         let (hot, drop) = map.hottest().unwrap();
         assert_eq!((hot.x, hot.y), (18, 30));
         assert!((drop - 0.7).abs() < 1e-6);
         let at = |x: u32, y: u32| map.pixels[(y * 48 + x) as usize];
-        assert!(at(24, 36) > at(5, 5), "the pixel map is not hottest in the patch");
+        assert!(
+            at(24, 36) > at(5, 5),
+            "the pixel map is not hottest in the patch"
+        );
         assert!((map.scale() - 0.7).abs() < 1e-6);
         assert!(OcclusionMap::new(48, 48, patches(48, 48, 12, 6), 0.9, &[0.1]).is_err());
     }

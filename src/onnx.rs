@@ -320,24 +320,50 @@ impl ValueInfoProto {
 
 impl AttributeProto {
     pub fn int(name: &str, i: i64) -> Self {
-        AttributeProto { name: name.into(), i, r#type: attr_type::INT, ..Default::default() }
+        AttributeProto {
+            name: name.into(),
+            i,
+            r#type: attr_type::INT,
+            ..Default::default()
+        }
     }
 
     pub fn ints(name: &str, ints: &[i64]) -> Self {
-        AttributeProto { name: name.into(), ints: ints.to_vec(), r#type: attr_type::INTS, ..Default::default() }
+        AttributeProto {
+            name: name.into(),
+            ints: ints.to_vec(),
+            r#type: attr_type::INTS,
+            ..Default::default()
+        }
     }
 
     pub fn float(name: &str, f: f32) -> Self {
-        AttributeProto { name: name.into(), f, r#type: attr_type::FLOAT, ..Default::default() }
+        AttributeProto {
+            name: name.into(),
+            f,
+            r#type: attr_type::FLOAT,
+            ..Default::default()
+        }
     }
 
     pub fn tensor(name: &str, t: TensorProto) -> Self {
-        AttributeProto { name: name.into(), t: Some(t), r#type: attr_type::TENSOR, ..Default::default() }
+        AttributeProto {
+            name: name.into(),
+            t: Some(t),
+            r#type: attr_type::TENSOR,
+            ..Default::default()
+        }
     }
 }
 
 impl NodeProto {
-    pub fn new(op_type: &str, name: &str, inputs: &[&str], outputs: &[&str], attribute: Vec<AttributeProto>) -> Self {
+    pub fn new(
+        op_type: &str,
+        name: &str,
+        inputs: &[&str],
+        outputs: &[&str],
+        attribute: Vec<AttributeProto>,
+    ) -> Self {
         NodeProto {
             op_type: op_type.to_string(),
             name: name.to_string(),
@@ -358,7 +384,13 @@ mod tests {
         let graph = GraphProto {
             name: "tiny".into(),
             node: vec![
-                NodeProto::new("Gemm", "fc", &["x", "w", "b"], &["h"], vec![AttributeProto::float("alpha", 1.0)]),
+                NodeProto::new(
+                    "Gemm",
+                    "fc",
+                    &["x", "w", "b"],
+                    &["h"],
+                    vec![AttributeProto::float("alpha", 1.0)],
+                ),
                 NodeProto::new("Relu", "relu", &["h"], &["y"], vec![]),
             ],
             initializer: vec![
@@ -374,7 +406,10 @@ mod tests {
             ir_version: 7,
             producer_name: "mien-test".into(),
             graph: Some(graph),
-            opset_import: vec![OperatorSetIdProto { domain: String::new(), version: 13 }],
+            opset_import: vec![OperatorSetIdProto {
+                domain: String::new(),
+                version: 13,
+            }],
             ..Default::default()
         };
         model.set_metadata("k", "v");
@@ -389,7 +424,10 @@ mod tests {
         assert_eq!(back, model);
         assert_eq!(back.metadata("k"), Some("v"));
         let g = back.graph.unwrap();
-        assert_eq!(g.initializer[0].f32_values().unwrap(), vec![1.0, -1.0, 2.0, 0.5, -3.0, 0.25]);
+        assert_eq!(
+            g.initializer[0].f32_values().unwrap(),
+            vec![1.0, -1.0, 2.0, 0.5, -3.0, 0.25]
+        );
         assert_eq!(g.value_info[0].static_shape(), Some(vec![1, 2]));
     }
 
@@ -397,7 +435,12 @@ mod tests {
     fn written_files_run_in_tract() {
         let bytes = tiny_model().to_bytes();
         let model = crate::cpu::CpuModel::load(&bytes).unwrap();
-        let out = model.run(&[crate::cpu::TensorF32 { shape: vec![1, 3], data: vec![1.0, 2.0, 3.0] }]).unwrap();
+        let out = model
+            .run(&[crate::cpu::TensorF32 {
+                shape: vec![1, 3],
+                data: vec![1.0, 2.0, 3.0],
+            }])
+            .unwrap();
         // h = [1 + 4 - 9 + 0.5, -1 + 1 + 0.75 - 0.5] = [-3.5, 0.25]
         assert_eq!(out[0].data, vec![0.0, 0.25]);
     }
@@ -405,6 +448,9 @@ mod tests {
     #[test]
     fn garbage_is_a_clear_error() {
         assert!(ModelProto::decode_bytes(b"definitely not protobuf \xff\xff").is_err());
-        assert!(ModelProto::decode_bytes(&[]).unwrap_err().to_string().contains("no graph"));
+        assert!(ModelProto::decode_bytes(&[])
+            .unwrap_err()
+            .to_string()
+            .contains("no graph"));
     }
 }

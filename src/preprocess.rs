@@ -35,16 +35,26 @@ pub const LIGHT_STD: f32 = 54.0;
 pub fn normalize_light(pixels: &[u8]) -> Vec<f32> {
     let n = pixels.len().max(1) as f32;
     let mean = pixels.iter().map(|&v| v as f32).sum::<f32>() / n;
-    let var = pixels.iter().map(|&v| (v as f32 - mean).powi(2)).sum::<f32>() / n;
+    let var = pixels
+        .iter()
+        .map(|&v| (v as f32 - mean).powi(2))
+        .sum::<f32>()
+        / n;
     let scale = LIGHT_STD / var.sqrt().max(LIGHT_STD / 8.0);
-    pixels.iter().map(|&v| (v as f32 - mean) * scale + LIGHT_MEAN).collect()
+    pixels
+        .iter()
+        .map(|&v| (v as f32 - mean) * scale + LIGHT_MEAN)
+        .collect()
 }
 
 /// Turns `height * width` gray pixels into the NCHW input tensor (batch 1); for
 /// 3-channel models the gray plane is repeated.
 pub fn pixels_to_input(pixels: &[u8], contract: &ModelContract) -> Vec<f32> {
     let plane: Vec<f32> = if contract.light_normalized {
-        normalize_light(pixels).into_iter().map(|v| (v / 255.0 - contract.mean) / contract.std).collect()
+        normalize_light(pixels)
+            .into_iter()
+            .map(|v| (v / 255.0 - contract.mean) / contract.std)
+            .collect()
     } else {
         pixels.iter().map(|&v| normalize(v, contract)).collect()
     };
@@ -74,7 +84,13 @@ mod tests {
     #[test]
     fn colour_crop_becomes_normalised_gray_tensor() {
         // A 96x64 picture: left half white, right half black.
-        let img = RgbImage::from_fn(96, 64, |x, _| if x < 48 { Rgb([255, 255, 255]) } else { Rgb([0, 0, 0]) });
+        let img = RgbImage::from_fn(96, 64, |x, _| {
+            if x < 48 {
+                Rgb([255, 255, 255])
+            } else {
+                Rgb([0, 0, 0])
+            }
+        });
         let contract = ModelContract::new(1, 48, 48);
         let input = preprocess(&DynamicImage::ImageRgb8(img), &contract);
         assert_eq!(input.len(), contract.input_len());
@@ -96,18 +112,30 @@ mod tests {
 
     #[test]
     fn light_normalisation_makes_a_dim_flat_face_and_a_bright_one_alike() {
-        let face: Vec<u8> = (0..48 * 48).map(|i| ((i * 7 + i / 48 * 13) % 200) as u8).collect();
+        let face: Vec<u8> = (0..48 * 48)
+            .map(|i| ((i * 7 + i / 48 * 13) % 200) as u8)
+            .collect();
         let dim: Vec<u8> = face.iter().map(|&v| 20 + v / 4).collect();
         let (a, b) = (normalize_light(&face), normalize_light(&dim));
         let mean = a.iter().sum::<f32>() / a.len() as f32;
         let sd = (a.iter().map(|v| (v - mean).powi(2)).sum::<f32>() / a.len() as f32).sqrt();
-        assert!((mean - LIGHT_MEAN).abs() < 1e-3 && (sd - LIGHT_STD).abs() < 1e-2, "{mean} {sd}");
+        assert!(
+            (mean - LIGHT_MEAN).abs() < 1e-3 && (sd - LIGHT_STD).abs() < 1e-2,
+            "{mean} {sd}"
+        );
         // The dim copy differs only by the rounding of v / 4.
-        let diff = a.iter().zip(&b).map(|(x, y)| (x - y).abs()).fold(0f32, f32::max);
+        let diff = a
+            .iter()
+            .zip(&b)
+            .map(|(x, y)| (x - y).abs())
+            .fold(0f32, f32::max);
         assert!(diff < 0.06 * LIGHT_STD * 4.0, "{diff}");
         // A flat face is moved to the standard mean, not blown up.
         assert!(normalize_light(&[90; 16]).iter().all(|&v| v == LIGHT_MEAN));
-        let contract = ModelContract { light_normalized: true, ..ModelContract::new(1, 48, 48) };
+        let contract = ModelContract {
+            light_normalized: true,
+            ..ModelContract::new(1, 48, 48)
+        };
         let input = pixels_to_input(&dim, &contract);
         assert!((input[5] - (b[5] / 255.0 - contract.mean) / contract.std).abs() < 1e-6);
     }

@@ -32,7 +32,10 @@ impl Default for Smoother {
 impl Smoother {
     /// `weight` (0..=1) is the newest frame's share; 1 means no smoothing.
     pub fn new(weight: f32) -> Self {
-        Smoother { weight: weight.clamp(0.0, 1.0), previous: Vec::new() }
+        Smoother {
+            weight: weight.clamp(0.0, 1.0),
+            previous: Vec::new(),
+        }
     }
 
     /// Forgets the past frames (the camera stopped, or smoothing was turned off).
@@ -62,13 +65,21 @@ impl Smoother {
             };
             smoothed.push(reading);
         }
-        self.previous = faces.iter().map(|(r, _)| *r).zip(smoothed.iter().cloned()).collect();
+        self.previous = faces
+            .iter()
+            .map(|(r, _)| *r)
+            .zip(smoothed.iter().cloned())
+            .collect();
         smoothed
     }
 }
 
 fn same_labels(a: &Emotions, b: &Emotions) -> bool {
-    a.shares.len() == b.shares.len() && a.shares.iter().zip(&b.shares).all(|(x, y)| x.label == y.label)
+    a.shares.len() == b.shares.len()
+        && a.shares
+            .iter()
+            .zip(&b.shares)
+            .all(|(x, y)| x.label == y.label)
 }
 
 fn blend(old: &Emotions, new: &Emotions, weight: f32) -> Emotions {
@@ -76,7 +87,10 @@ fn blend(old: &Emotions, new: &Emotions, weight: f32) -> Emotions {
         .shares
         .iter()
         .zip(&new.shares)
-        .map(|(o, n)| Share { label: n.label.clone(), fraction: weight * n.fraction + (1.0 - weight) * o.fraction })
+        .map(|(o, n)| Share {
+            label: n.label.clone(),
+            fraction: weight * n.fraction + (1.0 - weight) * o.fraction,
+        })
         .collect();
     Emotions { shares }
 }
@@ -91,7 +105,12 @@ mod tests {
     }
 
     fn rect(x: f32) -> Rect {
-        Rect { x, y: 10.0, width: 100.0, height: 100.0 }
+        Rect {
+            x,
+            y: 10.0,
+            width: 100.0,
+            height: 100.0,
+        }
     }
 
     const HAPPY: [f32; 7] = [0.0, 0.0, 0.0, 4.0, 0.0, 0.0, 0.0];
@@ -101,7 +120,11 @@ mod tests {
     fn a_one_frame_flicker_is_damped_and_a_lasting_change_comes_through() {
         let mut smoother = Smoother::default();
         let happy = smoother.update(&[(rect(0.0), reading(&HAPPY))]);
-        assert_eq!(happy[0], reading(&HAPPY), "the first frame is shown as read");
+        assert_eq!(
+            happy[0],
+            reading(&HAPPY),
+            "the first frame is shown as read"
+        );
         // One sad frame (the face moved a little): happy stays on top.
         let flicker = smoother.update(&[(rect(5.0), reading(&SAD))]);
         assert_eq!(flicker[0].top().label, "happy");
@@ -121,8 +144,16 @@ mod tests {
         smoother.update(&[(rect(0.0), reading(&HAPPY)), (rect(500.0), reading(&SAD))]);
         // Same faces, given in the other order, each reading the opposite for one frame.
         let next = smoother.update(&[(rect(500.0), reading(&HAPPY)), (rect(0.0), reading(&SAD))]);
-        assert_eq!(next[0].top().label, "sad", "the right face keeps its own past");
-        assert_eq!(next[1].top().label, "happy", "the left face keeps its own past");
+        assert_eq!(
+            next[0].top().label,
+            "sad",
+            "the right face keeps its own past"
+        );
+        assert_eq!(
+            next[1].top().label,
+            "happy",
+            "the left face keeps its own past"
+        );
     }
 
     #[test]

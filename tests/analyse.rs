@@ -15,14 +15,21 @@ use std::process::{Command, Output};
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 
 /// FER2013 faces: clear, frontal, near the start of the archive (quick to read).
-const ANGRY: [&str; 3] =
-    ["train/angry/Training_1021836.jpg", "train/angry/Training_10334355.jpg", "train/angry/Training_10740356.jpg"];
+const ANGRY: [&str; 3] = [
+    "train/angry/Training_1021836.jpg",
+    "train/angry/Training_10334355.jpg",
+    "train/angry/Training_10740356.jpg",
+];
 
 fn fer_faces(names: &[&str]) -> Vec<GrayImage> {
     let mut found = vec![None; names.len()];
     walk_fer(|path, file| {
         if let Some(i) = names.iter().position(|n| *n == path) {
-            found[i] = Some(image::load_from_memory(&read_all(file)).expect("decode a face").to_luma8());
+            found[i] = Some(
+                image::load_from_memory(&read_all(file))
+                    .expect("decode a face")
+                    .to_luma8(),
+            );
         }
         if found.iter().all(Option::is_some) {
             ControlFlow::Break(())
@@ -30,22 +37,35 @@ fn fer_faces(names: &[&str]) -> Vec<GrayImage> {
             ControlFlow::Continue(())
         }
     });
-    found.into_iter().zip(names).map(|(f, n)| f.unwrap_or_else(|| panic!("{n} is not in the tarball"))).collect()
+    found
+        .into_iter()
+        .zip(names)
+        .map(|(f, n)| f.unwrap_or_else(|| panic!("{n} is not in the tarball")))
+        .collect()
 }
 
 /// A gray background with mild noise, and `faces` pasted at `(centre x, centre y, side)`.
 fn scene(width: u32, height: u32, faces: &[(&GrayImage, f32, f32, u32)]) -> RgbImage {
     let mut state = 7u64;
     let mut img = RgbImage::from_fn(width, height, |_, _| {
-        state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         let v = 110 + ((state >> 33) % 30) as u8;
         Rgb([v, v + 10, v + 20])
     });
     for &(face, cx, cy, side) in faces {
         let big = image::imageops::resize(face, side, side, FilterType::CatmullRom);
-        let (x0, y0) = ((cx - side as f32 / 2.0) as i64, (cy - side as f32 / 2.0) as i64);
+        let (x0, y0) = (
+            (cx - side as f32 / 2.0) as i64,
+            (cy - side as f32 / 2.0) as i64,
+        );
         for (x, y, p) in big.enumerate_pixels() {
-            img.put_pixel((x0 + x as i64) as u32, (y0 + y as i64) as u32, Rgb([p[0]; 3]));
+            img.put_pixel(
+                (x0 + x as i64) as u32,
+                (y0 + y as i64) as u32,
+                Rgb([p[0]; 3]),
+            );
         }
     }
     img
@@ -59,9 +79,19 @@ struct Run {
 
 fn analyse(args: &[&str]) -> Run {
     let model = format!("{ROOT}/public/models/mien.onnx");
-    let blazeface = format!("{ROOT}/node_modules/{}/ONNX", mien::face::model::NPM_PACKAGE);
+    let blazeface = format!(
+        "{ROOT}/node_modules/{}/ONNX",
+        mien::face::model::NPM_PACKAGE
+    );
     let out: Output = Command::new(env!("CARGO_BIN_EXE_mien-analyse"))
-        .args(["--model", &model, "--blazeface", &blazeface, "--threads", "2"])
+        .args([
+            "--model",
+            &model,
+            "--blazeface",
+            &blazeface,
+            "--threads",
+            "2",
+        ])
         .args(args)
         .output()
         .expect("run mien-analyse");
@@ -74,7 +104,10 @@ fn analyse(args: &[&str]) -> Run {
 
 /// The CSV's rows as fields, header first (quoted fields unquoted).
 fn rows(csv: &str) -> Vec<Vec<String>> {
-    csv.split("\r\n").filter(|l| !l.is_empty()).map(fields).collect()
+    csv.split("\r\n")
+        .filter(|l| !l.is_empty())
+        .map(fields)
+        .collect()
 }
 
 fn fields(line: &str) -> Vec<String> {
@@ -117,10 +150,19 @@ fn photos_folders_bad_files_shards_and_resume() {
     let dir = scratch("photos");
     let photos = dir.join("photos");
     std::fs::create_dir_all(photos.join("more")).unwrap();
-    scene(640, 420, &[(&faces[0], 173.0, 190.0, 170), (&faces[1], 467.0, 231.0, 150)])
-        .save(photos.join("two.png"))
+    scene(
+        640,
+        420,
+        &[
+            (&faces[0], 173.0, 190.0, 170),
+            (&faces[1], 467.0, 231.0, 150),
+        ],
+    )
+    .save(photos.join("two.png"))
+    .unwrap();
+    scene(400, 300, &[(&faces[2], 220.0, 144.0, 170)])
+        .save(photos.join("more/one.jpg"))
         .unwrap();
-    scene(400, 300, &[(&faces[2], 220.0, 144.0, 170)]).save(photos.join("more/one.jpg")).unwrap();
     scene(500, 375, &[]).save(photos.join("blank.png")).unwrap();
     let png = std::fs::read(photos.join("blank.png")).unwrap();
     std::fs::write(photos.join("cut.png"), &png[..png.len() / 3]).unwrap();
@@ -129,8 +171,18 @@ fn photos_folders_bad_files_shards_and_resume() {
     std::fs::write(&notes, "no photo").unwrap();
 
     let full_csv = dir.join("full.csv");
-    let run = analyse(&[path(&photos), path(&notes), "--out", path(&full_csv), "--quiet"]);
-    assert_eq!(run.code, 1, "a bad file makes the exit status 1: {}", run.stderr);
+    let run = analyse(&[
+        path(&photos),
+        path(&notes),
+        "--out",
+        path(&full_csv),
+        "--quiet",
+    ]);
+    assert_eq!(
+        run.code, 1,
+        "a bad file makes the exit status 1: {}",
+        run.stderr
+    );
     assert!(run.stderr.is_empty(), "--quiet: {}", run.stderr);
     let full = rows(&std::fs::read_to_string(&full_csv).unwrap());
     let header = full[0].join(",");
@@ -141,25 +193,56 @@ fn photos_folders_bad_files_shards_and_resume() {
     );
     let p = |name: &str| format!("{}/{name}", path(&photos));
     let files: Vec<&str> = full[1..].iter().map(|r| r[0].as_str()).collect();
-    let expected =
-        [p("blank.png"), p("cut.png"), p("more/one.jpg"), p("two.png"), p("two.png"), path(&notes).to_string()];
-    assert_eq!(files, expected, "sorted, recursive, pictures only, then the file named");
+    let expected = [
+        p("blank.png"),
+        p("cut.png"),
+        p("more/one.jpg"),
+        p("two.png"),
+        p("two.png"),
+        path(&notes).to_string(),
+    ];
+    assert_eq!(
+        files, expected,
+        "sorted, recursive, pictures only, then the file named"
+    );
     let status = |i: usize| full[i][full[i].len() - 2].clone();
     assert_eq!(status(1), "no-face");
     assert_eq!(full[1][2], "(no face found)");
-    assert!(status(2).starts_with("error: The image is damaged"), "{}", status(2));
-    assert!(status(6).starts_with("error: This is not an image"), "{}", status(6));
+    assert!(
+        status(2).starts_with("error: The image is damaged"),
+        "{}",
+        status(2)
+    );
+    assert!(
+        status(6).starts_with("error: This is not an image"),
+        "{}",
+        status(6)
+    );
     // Faces: numbered left to right, boxes where they were pasted, percentages summing to 100.
-    for (row, (cx, cy, number)) in [(3, (220.0, 144.0, "1")), (4, (173.0, 190.0, "1")), (5, (467.0, 231.0, "2"))] {
+    for (row, (cx, cy, number)) in [
+        (3, (220.0, 144.0, "1")),
+        (4, (173.0, 190.0, "1")),
+        (5, (467.0, 231.0, "2")),
+    ] {
         let r = &full[row];
-        assert_eq!((status(row).as_str(), r[1].as_str()), ("found", number), "{r:?}");
+        assert_eq!(
+            (status(row).as_str(), r[1].as_str()),
+            ("found", number),
+            "{r:?}"
+        );
         let n = 7;
         let sum: f32 = r[4..4 + n].iter().map(|v| v.parse::<f32>().unwrap()).sum();
         assert!((sum - 100.0).abs() < 0.05, "{r:?}");
         let b: Vec<f32> = r[4 + n..8 + n].iter().map(|v| v.parse().unwrap()).collect();
         let (bx, by) = (b[0] + b[2] / 2.0, b[1] + b[3] / 2.0);
-        assert!((bx - cx).abs() < 30.0 && (by - cy).abs() < 40.0, "box {b:?} for a face at ({cx}, {cy})");
-        assert!(r[r.len() - 1].parse::<f64>().unwrap() > 0.0, "time per face: {r:?}");
+        assert!(
+            (bx - cx).abs() < 30.0 && (by - cy).abs() < 40.0,
+            "box {b:?} for a face at ({cx}, {cy})"
+        );
+        assert!(
+            r[r.len() - 1].parse::<f64>().unwrap() > 0.0,
+            "time per face: {r:?}"
+        );
     }
 
     // Two shards concatenate into the whole run.
@@ -174,12 +257,26 @@ fn photos_folders_bad_files_shards_and_resume() {
 
     // Resume after a run stopped in the middle of two.png's rows: that file is read again.
     let text = std::fs::read_to_string(&full_csv).unwrap();
-    let cut = text.find(&p("two.png")).unwrap() + text[text.find(&p("two.png")).unwrap()..].find("\r\n").unwrap() + 20;
+    let cut = text.find(&p("two.png")).unwrap()
+        + text[text.find(&p("two.png")).unwrap()..]
+            .find("\r\n")
+            .unwrap()
+        + 20;
     let partial = dir.join("partial.csv");
     std::fs::write(&partial, &text[..cut]).unwrap();
-    let run = analyse(&[path(&photos), path(&notes), "--out", path(&partial), "--resume"]);
+    let run = analyse(&[
+        path(&photos),
+        path(&notes),
+        "--out",
+        path(&partial),
+        "--resume",
+    ]);
     assert_eq!(run.code, 1, "{}", run.stderr);
-    assert!(run.stderr.contains("already in the output"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("already in the output"),
+        "{}",
+        run.stderr
+    );
     let resumed = rows(&std::fs::read_to_string(&partial).unwrap());
     assert_eq!(without_times(&resumed), without_times(&full));
     let _ = std::fs::remove_dir_all(&dir);
@@ -191,28 +288,61 @@ fn scoring_a_labelled_folder() {
     let dir = scratch("score");
     let set = dir.join("set");
     for (label, file, img) in [
-        ("anger", "a.png", scene(400, 300, &[(&faces[0], 200.0, 150.0, 170)])),
-        ("anger", "b.png", scene(400, 300, &[(&faces[1], 200.0, 150.0, 170)])),
+        (
+            "anger",
+            "a.png",
+            scene(400, 300, &[(&faces[0], 200.0, 150.0, 170)]),
+        ),
+        (
+            "anger",
+            "b.png",
+            scene(400, 300, &[(&faces[1], 200.0, 150.0, 170)]),
+        ),
         ("Sadness", "c.png", scene(400, 300, &[])),
     ] {
         std::fs::create_dir_all(set.join(label)).unwrap();
         img.save(set.join(label).join(file)).unwrap();
     }
     let (inputs, report) = (dir.join("inputs"), dir.join("report"));
-    let run = analyse(&["--score", path(&set), "--save-inputs", path(&inputs), "--report", path(&report), "--quiet"]);
+    let run = analyse(&[
+        "--score",
+        path(&set),
+        "--save-inputs",
+        path(&inputs),
+        "--report",
+        path(&report),
+        "--quiet",
+    ]);
     assert_eq!(run.code, 0, "{}", run.stderr);
-    assert!(run.stdout.starts_with("photos 3  accuracy "), "{}", run.stdout);
+    assert!(
+        run.stdout.starts_with("photos 3  accuracy "),
+        "{}",
+        run.stdout
+    );
     assert!(run.stdout.contains("no face 1 (33.3%)"), "{}", run.stdout);
-    assert!(run.stdout.contains("On the 2 photos read:"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("On the 2 photos read:"),
+        "{}",
+        run.stdout
+    );
     for name in ["score.txt", "score.json", "confusion.csv", "confusion.png"] {
         assert!(report.join(name).is_file(), "{name} missing");
     }
-    let json: serde_json::Value = serde_json::from_slice(&std::fs::read(report.join("score.json")).unwrap()).unwrap();
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(report.join("score.json")).unwrap()).unwrap();
     assert_eq!(json["no_face"], 1);
-    assert_eq!(json["per_class"][0]["photos"], 2, "anger counted as angry: {json}");
-    assert_eq!(json["per_class"][5]["no_face"], 1, "Sadness counted as sad: {json}");
+    assert_eq!(
+        json["per_class"][0]["photos"], 2,
+        "anger counted as angry: {json}"
+    );
+    assert_eq!(
+        json["per_class"][5]["no_face"], 1,
+        "Sadness counted as sad: {json}"
+    );
     for file in ["anger/a.png", "anger/b.png"] {
-        let saved = image::open(inputs.join(file)).expect("the saved model input").to_luma8();
+        let saved = image::open(inputs.join(file))
+            .expect("the saved model input")
+            .to_luma8();
         assert_eq!(saved.dimensions(), (48, 48));
     }
     assert!(!inputs.join("Sadness/c.png").exists(), "no face, no input");
@@ -221,6 +351,11 @@ fn scoring_a_labelled_folder() {
     std::fs::create_dir_all(set.join("bored")).unwrap();
     let run = analyse(&["--score", path(&set), "--quiet"]);
     assert_eq!(run.code, 2);
-    assert!(run.stderr.contains("\"bored\" matches none of the model's labels"), "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("\"bored\" matches none of the model's labels"),
+        "{}",
+        run.stderr
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -9,7 +9,9 @@ mod common;
 use common::{face_list, fer_files, read_all, walk_fer};
 use image::{imageops::FilterType, DynamicImage, GrayImage, Rgb, RgbImage};
 use mien::cpu::CpuModel;
-use mien::face::{crop_face, merge, prepare_blazeface, Face, FaceDetector, Landmark, Point, Variant};
+use mien::face::{
+    crop_face, merge, prepare_blazeface, Face, FaceDetector, Landmark, Point, Variant,
+};
 use std::collections::HashMap;
 use std::ops::ControlFlow;
 use std::time::Instant;
@@ -30,7 +32,14 @@ fn model(variant: Variant) -> CpuModel {
 /// faces from the start of the archive), decoded.
 fn fer_faces() -> Vec<GrayImage> {
     let files = fer_files(&face_list()).unwrap_or_else(|e| panic!("{e}"));
-    files.iter().map(|bytes| image::load_from_memory(bytes).expect("decode a face").to_luma8()).collect()
+    files
+        .iter()
+        .map(|bytes| {
+            image::load_from_memory(bytes)
+                .expect("decode a face")
+                .to_luma8()
+        })
+        .collect()
 }
 
 /// The first `n` images of each named FER2013 training class (for the measurements).
@@ -38,13 +47,29 @@ fn fer_sample(classes: &[&str], n: usize) -> Vec<GrayImage> {
     let mut taken: HashMap<String, usize> = HashMap::new();
     let mut out = Vec::new();
     walk_fer(|path, file| {
-        let Some(class) = path.strip_prefix("train/").and_then(|p| p.split('/').next()) else { return ControlFlow::Continue(()) };
-        if !path.ends_with(".jpg") || !classes.contains(&class) || taken.get(class).copied().unwrap_or(0) == n {
+        let Some(class) = path
+            .strip_prefix("train/")
+            .and_then(|p| p.split('/').next())
+        else {
+            return ControlFlow::Continue(());
+        };
+        if !path.ends_with(".jpg")
+            || !classes.contains(&class)
+            || taken.get(class).copied().unwrap_or(0) == n
+        {
             return ControlFlow::Continue(());
         }
-        out.push(image::load_from_memory(&read_all(file)).expect("decode a face").to_luma8());
+        out.push(
+            image::load_from_memory(&read_all(file))
+                .expect("decode a face")
+                .to_luma8(),
+        );
         *taken.entry(class.to_string()).or_default() += 1;
-        if out.len() == n * classes.len() { ControlFlow::Break(()) } else { ControlFlow::Continue(()) }
+        if out.len() == n * classes.len() {
+            ControlFlow::Break(())
+        } else {
+            ControlFlow::Continue(())
+        }
     });
     out
 }
@@ -57,7 +82,10 @@ struct Lcg(u64);
 
 impl Lcg {
     fn next(&mut self) -> u32 {
-        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         (self.0 >> 33) as u32
     }
 }
@@ -67,7 +95,11 @@ fn background(width: u32, height: u32, colour: [u8; 3], noise: u8, seed: u64) ->
     let mut rng = Lcg(seed);
     RgbImage::from_fn(width, height, |_, _| {
         Rgb(colour.map(|c| {
-            let n = if noise == 0 { 0 } else { (rng.next() % (2 * noise as u32 + 1)) as i32 - noise as i32 };
+            let n = if noise == 0 {
+                0
+            } else {
+                (rng.next() % (2 * noise as u32 + 1)) as i32 - noise as i32
+            };
             (c as i32 + n).clamp(0, 255) as u8
         }))
     })
@@ -101,7 +133,10 @@ fn paste(scene: &mut RgbImage, face: &GrayImage, centre: Point, side: u32, degre
             }
         }
     }
-    Placed { centre, side: side as f32 }
+    Placed {
+        centre,
+        side: side as f32,
+    }
 }
 
 // ---------------------------------------------------------------------------
@@ -132,7 +167,9 @@ impl Detectors {
         let (detector, model) = self.get(variant);
         let (input, letterbox) = detector.input(photo);
         let outputs = model.run(&[input]).expect("run BlazeFace");
-        detector.candidates(&outputs, &letterbox).expect("decode BlazeFace")
+        detector
+            .candidates(&outputs, &letterbox)
+            .expect("decode BlazeFace")
     }
 
     fn detect(&self, variant: Variant, photo: &DynamicImage) -> Vec<Face> {
@@ -156,13 +193,24 @@ fn matching<'a>(faces: &'a [Face], placed: &Placed) -> Option<&'a Face> {
 }
 
 fn assert_found(faces: &[Face], placed: &[Placed], what: &str) {
-    assert_eq!(faces.len(), placed.len(), "{what}: expected {} faces, found {faces:#?}", placed.len());
+    assert_eq!(
+        faces.len(),
+        placed.len(),
+        "{what}: expected {} faces, found {faces:#?}",
+        placed.len()
+    );
     for p in placed {
-        let f = matching(faces, p).unwrap_or_else(|| panic!("{what}: no face near {p:?} among {faces:#?}"));
+        let f = matching(faces, p)
+            .unwrap_or_else(|| panic!("{what}: no face near {p:?} among {faces:#?}"));
         // BlazeFace's box is smaller than the whole FER2013 image (which shows hair and
         // background) but of the same order.
         let side = f.rect.width.max(f.rect.height);
-        assert!(side > 0.4 * p.side && side < 1.2 * p.side, "{what}: box {:?} for a {} px face", f.rect, p.side);
+        assert!(
+            side > 0.4 * p.side && side < 1.2 * p.side,
+            "{what}: box {:?} for a {} px face",
+            f.rect,
+            p.side
+        );
     }
 }
 
@@ -186,12 +234,44 @@ fn scenes(faces: &[GrayImage], variant: Variant) -> Scenes {
     };
     let mut scene = background(two_size.0, two_size.1, [90, 120, 150], 25, 1);
     let (w, h) = (two_size.0 as f32, two_size.1 as f32);
-    let a = paste(&mut scene, &faces[0], Point { x: w * 0.27, y: h * 0.45 }, 170, 0.0);
-    let b = paste(&mut scene, &faces[1], Point { x: w * 0.73, y: h * 0.55 }, 150, 12.0);
+    let a = paste(
+        &mut scene,
+        &faces[0],
+        Point {
+            x: w * 0.27,
+            y: h * 0.45,
+        },
+        170,
+        0.0,
+    );
+    let b = paste(
+        &mut scene,
+        &faces[1],
+        Point {
+            x: w * 0.73,
+            y: h * 0.55,
+        },
+        150,
+        12.0,
+    );
     let two = DynamicImage::ImageRgb8(scene);
     let mut scene = background(one_size.0, one_size.1, [200, 200, 200], 0, 2);
-    let c = paste(&mut scene, &faces[2], Point { x: one_size.0 as f32 * 0.55, y: one_size.1 as f32 * 0.48 }, 170, 0.0);
-    Scenes { two, two_at: [a, b], one: DynamicImage::ImageRgb8(scene), one_at: c }
+    let c = paste(
+        &mut scene,
+        &faces[2],
+        Point {
+            x: one_size.0 as f32 * 0.55,
+            y: one_size.1 as f32 * 0.48,
+        },
+        170,
+        0.0,
+    );
+    Scenes {
+        two,
+        two_at: [a, b],
+        one: DynamicImage::ImageRgb8(scene),
+        one_at: c,
+    }
 }
 
 #[test]
@@ -210,7 +290,11 @@ fn two_faces_one_face_and_none() {
     }
     // Both models' candidates merged still give one face per face.
     let s = scenes(&faces, Variant::Front);
-    assert_found(&det.detect_both(&s.two), &s.two_at, "both models, two faces");
+    assert_found(
+        &det.detect_both(&s.two),
+        &s.two_at,
+        "both models, two faces",
+    );
     assert_found(&det.detect_both(&noise), &[], "both models, noise");
 }
 
@@ -227,15 +311,27 @@ fn a_turned_face_is_cropped_upright() {
     let tilted = &det.detect(Variant::Back, &DynamicImage::ImageRgb8(turned.clone()))[0];
     // On an upright face the right eye is further left in the image.
     assert!(level.landmark(Landmark::RightEye).x < level.landmark(Landmark::LeftEye).x);
-    assert!(level.roll.abs() < 5f32.to_radians(), "upright roll {}", level.roll.to_degrees());
+    assert!(
+        level.roll.abs() < 5f32.to_radians(),
+        "upright roll {}",
+        level.roll.to_degrees()
+    );
     let turned_by = (tilted.roll - level.roll).to_degrees();
-    assert!((turned_by - 20.0).abs() < 6.0, "20 degree turn measured as {turned_by}");
+    assert!(
+        (turned_by - 20.0).abs() < 6.0,
+        "20 degree turn measured as {turned_by}"
+    );
 
     // The upright crop of the turned face looks like the crop of the upright face.
     let a = crop_face(&DynamicImage::ImageRgb8(upright), level).to_luma8();
     let b = crop_face(&DynamicImage::ImageRgb8(turned), tilted).to_luma8();
     let b = image::imageops::resize(&b, a.width(), a.height(), FilterType::Triangle);
-    let diff = a.pixels().zip(b.pixels()).map(|(p, q)| (p[0] as f32 - q[0] as f32).abs()).sum::<f32>() / a.len() as f32;
+    let diff = a
+        .pixels()
+        .zip(b.pixels())
+        .map(|(p, q)| (p[0] as f32 - q[0] as f32).abs())
+        .sum::<f32>()
+        / a.len() as f32;
     assert!(diff < 20.0, "mean pixel difference {diff}");
 }
 
@@ -293,18 +389,27 @@ fn measure_detection_by_face_size() {
     let (mut ratios, mut shifts, mut eyes_ok, mut rolls) = (Vec::new(), Vec::new(), 0, Vec::new());
     for (fi, &fraction) in fractions.iter().enumerate() {
         for (k, face) in faces.iter().enumerate() {
-            let mut scene = background(640, 480, [100 + (k as u8 % 5) * 20, 120, 140], 20, k as u64);
+            let mut scene =
+                background(640, 480, [100 + (k as u8 % 5) * 20, 120, 140], 20, k as u64);
             let side = (480.0 * fraction) as u32;
             let jitter = (k as f32 * 37.0) % 60.0 - 30.0;
-            let centre = Point { x: 320.0 + jitter * (1.0 - fraction), y: 240.0 - jitter * 0.5 * (1.0 - fraction) };
+            let centre = Point {
+                x: 320.0 + jitter * (1.0 - fraction),
+                y: 240.0 - jitter * 0.5 * (1.0 - fraction),
+            };
             let placed = paste(&mut scene, face, centre, side, 0.0);
             let photo = DynamicImage::ImageRgb8(scene);
             let front = det.candidates(Variant::Front, &photo);
             let back = det.candidates(Variant::Back, &photo);
-            for (m, cands) in [front.clone(), back.clone(), [front, back].concat()].into_iter().enumerate() {
+            for (m, cands) in [front.clone(), back.clone(), [front, back].concat()]
+                .into_iter()
+                .enumerate()
+            {
                 for (t, &threshold) in thresholds.iter().enumerate() {
                     let found = merge(cands.iter().filter(|c| c.score >= threshold).cloned());
-                    let row = table.entry((m, t)).or_insert_with(|| vec![(0, 0, 0); fractions.len()]);
+                    let row = table
+                        .entry((m, t))
+                        .or_insert_with(|| vec![(0, 0, 0); fractions.len()]);
                     let hit = matching(&found, &placed).is_some();
                     row[fi].0 += (hit && found.len() == 1) as u32;
                     row[fi].1 += !hit as u32;
@@ -314,7 +419,9 @@ fn measure_detection_by_face_size() {
                         let box_side = f.rect.width.max(f.rect.height);
                         ratios.push(placed.side / box_side);
                         shifts.push((placed.centre.y - f.rect.centre().y) / f.rect.height);
-                        eyes_ok += (f.landmark(Landmark::RightEye).x < f.landmark(Landmark::LeftEye).x) as u32;
+                        eyes_ok += (f.landmark(Landmark::RightEye).x
+                            < f.landmark(Landmark::LeftEye).x)
+                            as u32;
                         rolls.push(f.roll.to_degrees());
                     }
                 }
@@ -328,17 +435,33 @@ fn measure_detection_by_face_size() {
     for (m, name) in models.iter().enumerate() {
         for (t, threshold) in thresholds.iter().enumerate() {
             let row = &table[&(m, t)];
-            let cells: Vec<String> =
-                row.iter().map(|(ok, miss, extra)| format!("{ok:>2}/{miss:>2}/{extra:>2}")).collect();
-            eprintln!("{name:>5} >= {threshold:.2}: found/missed/extra {}", cells.join("  "));
+            let cells: Vec<String> = row
+                .iter()
+                .map(|(ok, miss, extra)| format!("{ok:>2}/{miss:>2}/{extra:>2}"))
+                .collect();
+            eprintln!(
+                "{name:>5} >= {threshold:.2}: found/missed/extra {}",
+                cells.join("  ")
+            );
         }
     }
     let stats = |v: &mut Vec<f32>| {
         v.sort_by(f32::total_cmp);
-        (v.iter().sum::<f32>() / v.len() as f32, v[v.len() / 2], v[v.len() / 10], v[v.len() * 9 / 10])
+        (
+            v.iter().sum::<f32>() / v.len() as f32,
+            v[v.len() / 2],
+            v[v.len() / 10],
+            v[v.len() * 9 / 10],
+        )
     };
-    eprintln!("FER image side / box side (mean, median, p10, p90): {:?}", stats(&mut ratios));
-    eprintln!("FER centre below box centre, in box heights: {:?}", stats(&mut shifts));
+    eprintln!(
+        "FER image side / box side (mean, median, p10, p90): {:?}",
+        stats(&mut ratios)
+    );
+    eprintln!(
+        "FER centre below box centre, in box heights: {:?}",
+        stats(&mut shifts)
+    );
     eprintln!(
         "right eye left of left eye: {eyes_ok} of {}; roll of upright faces in degrees: {:?}",
         ratios.len(),
@@ -370,7 +493,11 @@ fn measure_detection_by_face_size() {
             let cands = match m {
                 0 => det.candidates(Variant::Front, &photo),
                 1 => det.candidates(Variant::Back, &photo),
-                _ => [det.candidates(Variant::Front, &photo), det.candidates(Variant::Back, &photo)].concat(),
+                _ => [
+                    det.candidates(Variant::Front, &photo),
+                    det.candidates(Variant::Back, &photo),
+                ]
+                .concat(),
             };
             best = cands.iter().map(|c| c.score).fold(best, f32::max);
             for (t, &threshold) in thresholds.iter().enumerate() {

@@ -16,18 +16,40 @@ const MODEL: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/public/models/mien.onn
 
 /// FER2013 faces are aligned: the mouth sits in the lower middle of the 48x48 frame,
 /// about x 12..36, y 30..42: these two patches side by side.
-const MOUTH: [Patch; 2] = [Patch { x: 12, y: 30, side: PATCH }, Patch { x: 24, y: 30, side: PATCH }];
+const MOUTH: [Patch; 2] = [
+    Patch {
+        x: 12,
+        y: 30,
+        side: PATCH,
+    },
+    Patch {
+        x: 24,
+        y: 30,
+        side: PATCH,
+    },
+];
 
 #[test]
 fn greying_the_mouth_of_a_happy_face_lowers_happy_and_the_map_is_hottest_there() {
     let bytes = std::fs::read(MODEL).unwrap_or_else(|e| panic!("cannot read {MODEL}: {e}"));
-    let contract = ModelContract::from_onnx_bytes(&bytes).expect("the shipped model carries the contract");
+    let contract =
+        ModelContract::from_onnx_bytes(&bytes).expect("the shipped model carries the contract");
     let model = CpuModel::load(&bytes).expect("tract loads the shipped model");
-    let happy = contract.labels.iter().position(|l| l == "happy").expect("the model reads happy");
+    let happy = contract
+        .labels
+        .iter()
+        .position(|l| l == "happy")
+        .expect("the model reads happy");
     let read = |gray: &image::GrayImage| {
-        let input =
-            TensorF32 { shape: contract.input_shape().to_vec(), data: pixels_to_input(gray.as_raw(), &contract) };
-        let logits = model.run(&[input]).expect("the shipped model runs").remove(0).data;
+        let input = TensorF32 {
+            shape: contract.input_shape().to_vec(),
+            data: pixels_to_input(gray.as_raw(), &contract),
+        };
+        let logits = model
+            .run(&[input])
+            .expect("the shipped model runs")
+            .remove(0)
+            .data;
         Emotions::from_logits(&logits, &contract).shares[happy].fraction
     };
 
@@ -47,7 +69,11 @@ fn greying_the_mouth_of_a_happy_face_lowers_happy_and_the_map_is_hottest_there()
             ControlFlow::Continue(())
         }
     });
-    assert_eq!(faces.len(), 5, "fewer than 5 clearly happy faces in train/happy");
+    assert_eq!(
+        faces.len(),
+        5,
+        "fewer than 5 clearly happy faces in train/happy"
+    );
 
     for (path, gray) in &faces {
         let base = read(gray);
@@ -61,10 +87,17 @@ fn greying_the_mouth_of_a_happy_face_lowers_happy_and_the_map_is_hottest_there()
             "{path}: happy {base:.3}, mouth greyed {mouth:.3}; hottest patch at ({}, {}), drop {drop:.3}",
             hot.x, hot.y
         );
-        assert!(mouth < base - 0.05, "{path}: greying the mouth left happy at {mouth:.3} (from {base:.3})");
+        assert!(
+            mouth < base - 0.05,
+            "{path}: greying the mouth left happy at {mouth:.3} (from {base:.3})"
+        );
         // The hottest patch's centre lies in the mouth region.
         let (cx, cy) = (hot.x + hot.side / 2, hot.y + hot.side / 2);
         let in_mouth = (12..36).contains(&cx) && (30..42).contains(&cy);
-        assert!(in_mouth, "{path}: the map is hottest at ({}, {}), away from the mouth", hot.x, hot.y);
+        assert!(
+            in_mouth,
+            "{path}: the map is hottest at ({}, {}), away from the mouth",
+            hot.x, hot.y
+        );
     }
 }

@@ -19,13 +19,15 @@ use image::codecs::gif::{GifEncoder, Repeat};
 use image::codecs::jpeg::JpegEncoder;
 use image::codecs::png::PngEncoder;
 use image::{
-    imageops::FilterType, DynamicImage, Frame, GrayImage, ImageBuffer, ImageEncoder, ImageFormat, Rgb, RgbImage,
-    Rgba, RgbaImage,
+    imageops::FilterType, DynamicImage, Frame, GrayImage, ImageBuffer, ImageEncoder, ImageFormat,
+    Rgb, RgbImage, Rgba, RgbaImage,
 };
 use mien::contract::ModelContract;
 use mien::cpu::CpuModel;
 use mien::decode::{decode_image, DecodeError, DecodeLimits};
-use mien::face::{centre_square, crop_face, downscale, prepare_blazeface, FaceDetector, Variant, MAX_PHOTO_SIDE};
+use mien::face::{
+    centre_square, crop_face, downscale, prepare_blazeface, FaceDetector, Variant, MAX_PHOTO_SIDE,
+};
 use mien::preprocess::preprocess;
 use mien::tensor::TensorF32;
 use std::alloc::{GlobalAlloc, Layout, System};
@@ -61,7 +63,8 @@ unsafe impl GlobalAlloc for Counting {
         let q = unsafe { System.realloc(p, layout, new_size) };
         if !q.is_null() {
             if new_size >= layout.size() {
-                let now = LIVE.fetch_add(new_size - layout.size(), Ordering::Relaxed) + new_size - layout.size();
+                let now = LIVE.fetch_add(new_size - layout.size(), Ordering::Relaxed) + new_size
+                    - layout.size();
                 PEAK.fetch_max(now, Ordering::Relaxed);
             } else {
                 LIVE.fetch_sub(layout.size() - new_size, Ordering::Relaxed);
@@ -112,13 +115,22 @@ impl Tally {
 
     fn report(&self, what: &str) {
         println!("{what}: {} cases; outcomes {:?}", self.cases, self.outcomes);
-        println!("  slowest {:?} ({}); most memory {:.1} MiB ({})", self.slowest.0, self.slowest.1,
-            self.most_memory.0 as f64 / 1_048_576.0, self.most_memory.1);
+        println!(
+            "  slowest {:?} ({}); most memory {:.1} MiB ({})",
+            self.slowest.0,
+            self.slowest.1,
+            self.most_memory.0 as f64 / 1_048_576.0,
+            self.most_memory.1
+        );
     }
 }
 
 fn scale() -> usize {
-    std::env::var("MIEN_ROBUSTNESS_SCALE").ok().and_then(|s| s.parse().ok()).filter(|&n| n > 0).unwrap_or(1)
+    std::env::var("MIEN_ROBUSTNESS_SCALE")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .filter(|&n| n > 0)
+        .unwrap_or(1)
 }
 
 /// A deterministic pseudo-random generator.
@@ -126,7 +138,10 @@ struct Lcg(u64);
 
 impl Lcg {
     fn next(&mut self) -> u32 {
-        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         (self.0 >> 33) as u32
     }
 
@@ -153,30 +168,51 @@ impl Path {
     fn new() -> Self {
         let variant = Variant::Front;
         let file = format!("{}/{}", env!("CARGO_MANIFEST_DIR"), variant.npm_path());
-        let bytes = std::fs::read(&file)
-            .unwrap_or_else(|e| panic!("cannot read {file} ({e}): run `npm ci` in the repository root"));
-        let model = CpuModel::load(&prepare_blazeface(&bytes).expect("prepare BlazeFace")).expect("load BlazeFace");
-        Path { detector: FaceDetector::new(variant), model, contract: ModelContract::new(1, 48, 48) }
+        let bytes = std::fs::read(&file).unwrap_or_else(|e| {
+            panic!("cannot read {file} ({e}): run `npm ci` in the repository root")
+        });
+        let model = CpuModel::load(&prepare_blazeface(&bytes).expect("prepare BlazeFace"))
+            .expect("load BlazeFace");
+        Path {
+            detector: FaceDetector::new(variant),
+            model,
+            contract: ModelContract::new(1, 48, 48),
+        }
     }
 
     /// A file's bytes to the classifier inputs of its faces (the centred square when
     /// no face is found), or the typed reason it cannot be read.
     fn analyse(&self, bytes: &[u8]) -> Result<Vec<Vec<f32>>, DecodeError> {
-        let photo = downscale(decode_image(bytes, &DecodeLimits::default())?, MAX_PHOTO_SIDE);
+        let photo = downscale(
+            decode_image(bytes, &DecodeLimits::default())?,
+            MAX_PHOTO_SIDE,
+        );
         let (input, letterbox) = self.detector.input(&photo);
-        let outputs = self.model.run(&[input]).expect("BlazeFace runs on any decoded photo");
-        let faces = self.detector.decode(&outputs, &letterbox).expect("BlazeFace's own outputs decode");
+        let outputs = self
+            .model
+            .run(&[input])
+            .expect("BlazeFace runs on any decoded photo");
+        let faces = self
+            .detector
+            .decode(&outputs, &letterbox)
+            .expect("BlazeFace's own outputs decode");
         let crops: Vec<DynamicImage> = if faces.is_empty() {
             vec![centre_square(&photo)]
         } else {
             faces.iter().map(|f| crop_face(&photo, f)).collect()
         };
-        Ok(crops.iter().map(|c| self.checked(preprocess(c, &self.contract))).collect())
+        Ok(crops
+            .iter()
+            .map(|c| self.checked(preprocess(c, &self.contract)))
+            .collect())
     }
 
     fn checked(&self, input: Vec<f32>) -> Vec<f32> {
         assert_eq!(input.len(), 48 * 48);
-        assert!(input.iter().all(|v| v.is_finite()), "a non-finite classifier input");
+        assert!(
+            input.iter().all(|v| v.is_finite()),
+            "a non-finite classifier input"
+        );
         input
     }
 }
@@ -187,10 +223,17 @@ fn outcome(result: &Result<Vec<Vec<f32>>, DecodeError>) -> String {
         Ok(faces) => format!("read ({} crops)", faces.len().min(3)).replace("3 crops", "3+ crops"),
         Err(e) => {
             let debug = format!("{e:?}");
-            let variant = debug.split(['(', ' ', '{']).next().unwrap_or("?").to_string();
+            let variant = debug
+                .split(['(', ' ', '{'])
+                .next()
+                .unwrap_or("?")
+                .to_string();
             // Every error must also be a sentence for the page.
             let sentence = e.to_string();
-            assert!(sentence.ends_with('.') || sentence.ends_with(')'), "{sentence}");
+            assert!(
+                sentence.ends_with('.') || sentence.ends_with(')'),
+                "{sentence}"
+            );
             format!("error {variant}")
         }
     }
@@ -203,17 +246,31 @@ fn fer_faces(n: usize) -> Vec<GrayImage> {
     let mut out = Vec::new();
     common::walk_fer(|path, file| {
         if path.starts_with("train/") && path.ends_with(".jpg") {
-            out.push(image::load_from_memory(&common::read_all(file)).expect("a FER2013 face decodes").to_luma8());
+            out.push(
+                image::load_from_memory(&common::read_all(file))
+                    .expect("a FER2013 face decodes")
+                    .to_luma8(),
+            );
         }
-        if out.len() == n { std::ops::ControlFlow::Break(()) } else { std::ops::ControlFlow::Continue(()) }
+        if out.len() == n {
+            std::ops::ControlFlow::Break(())
+        } else {
+            std::ops::ControlFlow::Continue(())
+        }
     });
     assert_eq!(out.len(), n, "the tarball has too few faces");
     out
 }
 
 fn scene(width: u32, height: u32, faces: &[GrayImage], rng: &mut Lcg) -> RgbImage {
-    let base = [rng.below(200) as u8 + 30, rng.below(200) as u8 + 30, rng.below(200) as u8 + 30];
-    let mut img = RgbImage::from_fn(width, height, |_, _| Rgb(base.map(|c| c.saturating_add(rng.below(20) as u8))));
+    let base = [
+        rng.below(200) as u8 + 30,
+        rng.below(200) as u8 + 30,
+        rng.below(200) as u8 + 30,
+    ];
+    let mut img = RgbImage::from_fn(width, height, |_, _| {
+        Rgb(base.map(|c| c.saturating_add(rng.below(20) as u8)))
+    });
     for face in faces {
         let side = (height / 3).max(24) + rng.below((height / 3) as usize) as u32;
         let big = image::imageops::resize(face, side, side, FilterType::Triangle);
@@ -226,8 +283,13 @@ fn scene(width: u32, height: u32, faces: &[GrayImage], rng: &mut Lcg) -> RgbImag
 
 fn encode(img: &DynamicImage, format: ImageFormat) -> Vec<u8> {
     let mut out = Cursor::new(Vec::new());
-    let img = if format == ImageFormat::Gif { DynamicImage::ImageRgba8(img.to_rgba8()) } else { img.clone() };
-    img.write_to(&mut out, format).unwrap_or_else(|e| panic!("encode {format:?}: {e}"));
+    let img = if format == ImageFormat::Gif {
+        DynamicImage::ImageRgba8(img.to_rgba8())
+    } else {
+        img.clone()
+    };
+    img.write_to(&mut out, format)
+        .unwrap_or_else(|e| panic!("encode {format:?}: {e}"));
     out.into_inner()
 }
 
@@ -239,7 +301,9 @@ fn animated_gif(frames: &[RgbImage]) -> Vec<u8> {
     {
         let mut enc = GifEncoder::new(&mut out);
         enc.set_repeat(Repeat::Infinite).unwrap();
-        let frames = frames.iter().map(|f| Frame::new(DynamicImage::ImageRgb8(f.clone()).to_rgba8()));
+        let frames = frames
+            .iter()
+            .map(|f| Frame::new(DynamicImage::ImageRgb8(f.clone()).to_rgba8()));
         enc.encode_frames(frames).expect("encode an animated GIF");
     }
     out
@@ -247,7 +311,9 @@ fn animated_gif(frames: &[RgbImage]) -> Vec<u8> {
 
 fn png16(img: &RgbImage) -> Vec<u8> {
     let wide: ImageBuffer<Rgb<u16>, Vec<u16>> =
-        ImageBuffer::from_fn(img.width(), img.height(), |x, y| Rgb(img.get_pixel(x, y).0.map(|v| v as u16 * 257)));
+        ImageBuffer::from_fn(img.width(), img.height(), |x, y| {
+            Rgb(img.get_pixel(x, y).0.map(|v| v as u16 * 257))
+        });
     encode(&DynamicImage::ImageRgb16(wide), ImageFormat::Png)
 }
 
@@ -263,7 +329,13 @@ fn jpeg_with_orientation(img: &RgbImage, orientation: u16) -> Vec<u8> {
     let mut out = Vec::new();
     let mut enc = JpegEncoder::new_with_quality(&mut out, 85);
     enc.set_exif_metadata(exif).expect("JPEG takes EXIF");
-    enc.write_image(img.as_raw(), img.width(), img.height(), image::ExtendedColorType::Rgb8).expect("encode JPEG");
+    enc.write_image(
+        img.as_raw(),
+        img.width(),
+        img.height(),
+        image::ExtendedColorType::Rgb8,
+    )
+    .expect("encode JPEG");
     out
 }
 
@@ -315,7 +387,12 @@ fn png_rgba(img: &RgbImage) -> Vec<u8> {
     });
     let mut out = Vec::new();
     PngEncoder::new(&mut out)
-        .write_image(rgba.as_raw(), rgba.width(), rgba.height(), image::ExtendedColorType::Rgba8)
+        .write_image(
+            rgba.as_raw(),
+            rgba.width(),
+            rgba.height(),
+            image::ExtendedColorType::Rgba8,
+        )
         .expect("encode PNG");
     out
 }
@@ -353,7 +430,9 @@ fn lie_about_size(bytes: &[u8], format: ImageFormat, width: u32, height: u32) ->
             }
         }
         ImageFormat::Jpeg => {
-            let at = b.windows(2).position(|w| w[0] == 0xff && (w[1] == 0xc0 || w[1] == 0xc2))?;
+            let at = b
+                .windows(2)
+                .position(|w| w[0] == 0xff && (w[1] == 0xc0 || w[1] == 0xc2))?;
             b.get(at + 9)?;
             b[at + 5..at + 7].copy_from_slice(&(height as u16).to_be_bytes());
             b[at + 7..at + 9].copy_from_slice(&(width as u16).to_be_bytes());
@@ -362,7 +441,10 @@ fn lie_about_size(bytes: &[u8], format: ImageFormat, width: u32, height: u32) ->
             // Lossless (VP8L): signature 0x2f, then 14 bits width-1 and 14 bits height-1.
             let at = b.windows(4).position(|w| w == b"VP8L")? + 8;
             b.get(at + 4)?;
-            let (w, h) = (width.saturating_sub(1) & 0x3fff, height.saturating_sub(1) & 0x3fff);
+            let (w, h) = (
+                width.saturating_sub(1) & 0x3fff,
+                height.saturating_sub(1) & 0x3fff,
+            );
             let bits = w | (h << 14) | (u32::from(b[at + 4] >> 4) << 28);
             b[at + 1..at + 5].copy_from_slice(&bits.to_le_bytes());
         }
@@ -376,20 +458,33 @@ fn crc32(data: &[u8]) -> u32 {
     for &byte in data {
         crc ^= byte as u32;
         for _ in 0..8 {
-            crc = if crc & 1 != 0 { (crc >> 1) ^ 0xedb8_8320 } else { crc >> 1 };
+            crc = if crc & 1 != 0 {
+                (crc >> 1) ^ 0xedb8_8320
+            } else {
+                crc >> 1
+            };
         }
     }
     !crc
 }
 
 /// Damaged copies of one encoded file: cut short, bytes flipped, sizes that lie.
-fn damaged(bytes: &[u8], format: ImageFormat, (w, h): (u32, u32), rng: &mut Lcg, copies: usize) -> Vec<(String, Vec<u8>)> {
+fn damaged(
+    bytes: &[u8],
+    format: ImageFormat,
+    (w, h): (u32, u32),
+    rng: &mut Lcg,
+    copies: usize,
+) -> Vec<(String, Vec<u8>)> {
     let mut out = vec![("empty".to_string(), Vec::new())];
     for cut in [1, 2, 8, 16, 33, 64, 100, 200] {
         let len = (bytes.len() * cut / 256).max(1);
         out.push((format!("cut at {len}"), bytes[..len].to_vec()));
     }
-    out.push(("last byte missing".into(), bytes[..bytes.len() - 1].to_vec()));
+    out.push((
+        "last byte missing".into(),
+        bytes[..bytes.len() - 1].to_vec(),
+    ));
     for i in 0..copies {
         let mut b = bytes.to_vec();
         let flips = 1 + rng.below(8);
@@ -401,7 +496,18 @@ fn damaged(bytes: &[u8], format: ImageFormat, (w, h): (u32, u32), rng: &mut Lcg,
         }
         out.push((format!("{flips} bytes flipped #{i}"), b));
     }
-    let lies = [(0, 0), (1, 1), (w * 2, h), (w, h / 2 + 1), (w + 1, h + 1), (65535, 65535), (16383, 16383), (100_000, 1), (1, 100_000), (0x7fff_ffff, 0x7fff_ffff)];
+    let lies = [
+        (0, 0),
+        (1, 1),
+        (w * 2, h),
+        (w, h / 2 + 1),
+        (w + 1, h + 1),
+        (65535, 65535),
+        (16383, 16383),
+        (100_000, 1),
+        (1, 100_000),
+        (0x7fff_ffff, 0x7fff_ffff),
+    ];
     for (lw, lh) in lies {
         if let Some(b) = lie_about_size(bytes, format, lw, lh) {
             out.push((format!("header says {lw}x{lh}"), b));
@@ -429,7 +535,13 @@ fn thousands_of_damaged_files_end_in_a_result_or_a_typed_error() {
     let mut intact = 0;
     for (p, photo) in photos.iter().enumerate() {
         let size = photo.dimensions();
-        for format in [ImageFormat::Png, ImageFormat::Jpeg, ImageFormat::Gif, ImageFormat::WebP, ImageFormat::Bmp] {
+        for format in [
+            ImageFormat::Png,
+            ImageFormat::Jpeg,
+            ImageFormat::Gif,
+            ImageFormat::WebP,
+            ImageFormat::Bmp,
+        ] {
             let bytes = encode(&DynamicImage::ImageRgb8(photo.clone()), format);
             let name = format!("photo {p} as {format:?}");
             tally.run(&name, || {
@@ -445,10 +557,21 @@ fn thousands_of_damaged_files_end_in_a_result_or_a_typed_error() {
         }
         // The special files, each intact and damaged.
         let specials = [
-            ("animated GIF", ImageFormat::Gif, animated_gif(&[photo.clone(), photos[(p + 1) % photos.len()].clone()])),
+            (
+                "animated GIF",
+                ImageFormat::Gif,
+                animated_gif(&[photo.clone(), photos[(p + 1) % photos.len()].clone()]),
+            ),
             ("16-bit PNG", ImageFormat::Png, png16(photo)),
             ("RGBA PNG", ImageFormat::Png, png_rgba(photo)),
-            ("grayscale JPEG", ImageFormat::Jpeg, encode(&DynamicImage::ImageLuma8(DynamicImage::ImageRgb8(photo.clone()).to_luma8()), ImageFormat::Jpeg)),
+            (
+                "grayscale JPEG",
+                ImageFormat::Jpeg,
+                encode(
+                    &DynamicImage::ImageLuma8(DynamicImage::ImageRgb8(photo.clone()).to_luma8()),
+                    ImageFormat::Jpeg,
+                ),
+            ),
         ];
         for (what, format, bytes) in specials {
             let name = format!("photo {p} as {what}");
@@ -468,14 +591,31 @@ fn thousands_of_damaged_files_end_in_a_result_or_a_typed_error() {
     for orientation in 1..=8u16 {
         let bytes = jpeg_with_orientation(photo, orientation);
         tally.run(&format!("EXIF orientation {orientation}"), || {
-            let img = decode_image(&bytes, &DecodeLimits::default()).expect("an oriented JPEG decodes");
+            let img =
+                decode_image(&bytes, &DecodeLimits::default()).expect("an oriented JPEG decodes");
             let turned = orientation >= 5;
-            let expected = if turned { (photo.height(), photo.width()) } else { photo.dimensions() };
-            assert_eq!((img.width(), img.height()), expected, "orientation {orientation}");
+            let expected = if turned {
+                (photo.height(), photo.width())
+            } else {
+                photo.dimensions()
+            };
+            assert_eq!(
+                (img.width(), img.height()),
+                expected,
+                "orientation {orientation}"
+            );
             outcome(&path.analyse(&bytes))
         });
-        for (damage, bad) in damaged(&bytes, ImageFormat::Jpeg, photo.dimensions(), &mut rng, copies / 4) {
-            tally.run(&format!("EXIF orientation {orientation}, {damage}"), || outcome(&path.analyse(&bad)));
+        for (damage, bad) in damaged(
+            &bytes,
+            ImageFormat::Jpeg,
+            photo.dimensions(),
+            &mut rng,
+            copies / 4,
+        ) {
+            tally.run(&format!("EXIF orientation {orientation}, {damage}"), || {
+                outcome(&path.analyse(&bad))
+            });
         }
     }
     // CMYK JPEG: read (as a flat colour, so no face: the centred square).
@@ -486,7 +626,9 @@ fn thousands_of_damaged_files_end_in_a_result_or_a_typed_error() {
         outcome(&path.analyse(&cmyk))
     });
     for (damage, bad) in damaged(&cmyk, ImageFormat::Jpeg, (256, 192), &mut rng, copies) {
-        tally.run(&format!("CMYK JPEG, {damage}"), || outcome(&path.analyse(&bad)));
+        tally.run(&format!("CMYK JPEG, {damage}"), || {
+            outcome(&path.analyse(&bad))
+        });
     }
     // Files that are not images, or images of kinds the app does not read. (File
     // names never matter: the format is read from the bytes, so a PNG named .jpg is
@@ -508,7 +650,11 @@ fn thousands_of_damaged_files_end_in_a_result_or_a_typed_error() {
     }
     tally.report("damaged files");
     assert_eq!(intact, photos.len() * 5);
-    assert!(tally.cases >= 1500 * scale().min(2), "only {} cases", tally.cases);
+    assert!(
+        tally.cases >= 1500 * scale().min(2),
+        "only {} cases",
+        tally.cases
+    );
 }
 
 #[test]
@@ -522,10 +668,25 @@ fn random_detector_outputs_decode_to_finite_faces_or_none() {
         .map(|&(w, h)| DynamicImage::ImageRgb8(scene(w, h, &faces[..1], &mut rng)))
         .collect();
     let contract = ModelContract::new(1, 48, 48);
-    let odd = [f32::NAN, f32::INFINITY, f32::NEG_INFINITY, f32::MAX, -f32::MAX, 1e30, -1e30, 0.0, -0.0, 1e-40];
+    let odd = [
+        f32::NAN,
+        f32::INFINITY,
+        f32::NEG_INFINITY,
+        f32::MAX,
+        -f32::MAX,
+        1e30,
+        -1e30,
+        0.0,
+        -0.0,
+        1e-40,
+    ];
     let mut tally = Tally::default();
     for case in 0..1000 * scale() {
-        let mut detector = if case % 2 == 0 { detector_front.clone() } else { detector_back.clone() };
+        let mut detector = if case % 2 == 0 {
+            detector_front.clone()
+        } else {
+            detector_back.clone()
+        };
         detector.min_score = [0.0, 0.5, 0.75, 1.0][case % 4];
         let photo = &photos[case % photos.len()];
         let (_, letterbox) = detector.input(photo);
@@ -540,7 +701,10 @@ fn random_detector_outputs_decode_to_finite_faces_or_none() {
         };
         let tensor = |shape: Vec<usize>, rng: &mut Lcg| {
             let n = shape.iter().product();
-            TensorF32 { shape, data: (0..n).map(|_| value(rng)).collect() }
+            TensorF32 {
+                shape,
+                data: (0..n).map(|_| value(rng)).collect(),
+            }
         };
         let (fine, coarse) = (512, 384);
         let mut outputs = vec![
@@ -563,9 +727,19 @@ fn random_detector_outputs_decode_to_finite_faces_or_none() {
                 Ok(found) => {
                     assert!(!broken, "case {case}: broken outputs decoded");
                     for f in &found {
-                        let numbers = [f.rect.x, f.rect.y, f.rect.width, f.rect.height, f.score, f.roll];
+                        let numbers = [
+                            f.rect.x,
+                            f.rect.y,
+                            f.rect.width,
+                            f.rect.height,
+                            f.score,
+                            f.roll,
+                        ];
                         assert!(numbers.iter().all(|v| v.is_finite()), "case {case}: {f:?}");
-                        assert!(f.rect.width > 0.0 && f.rect.height > 0.0, "case {case}: {f:?}");
+                        assert!(
+                            f.rect.width > 0.0 && f.rect.height > 0.0,
+                            "case {case}: {f:?}"
+                        );
                     }
                     // The crop and the classifier input of the first few (as the app
                     // would make for each).
@@ -573,7 +747,14 @@ fn random_detector_outputs_decode_to_finite_faces_or_none() {
                         let input = preprocess(&crop_face(photo, f), &contract);
                         assert!(input.iter().all(|v| v.is_finite()), "case {case}: {f:?}");
                     }
-                    format!("{} faces", if found.len() > 3 { "4+".to_string() } else { found.len().to_string() })
+                    format!(
+                        "{} faces",
+                        if found.len() > 3 {
+                            "4+".to_string()
+                        } else {
+                            found.len().to_string()
+                        }
+                    )
                 }
             }
         });

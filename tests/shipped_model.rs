@@ -44,10 +44,9 @@ fn val_images(labels: &[String]) -> Vec<(usize, Vec<u8>)> {
         let parts: Vec<&str> = path.split('/').collect();
         if let ["val", class, name] = parts[..] {
             if !name.is_empty() {
-                let label = labels
-                    .iter()
-                    .position(|l| l == class)
-                    .unwrap_or_else(|| panic!("val/{class} is not one of the model's labels {labels:?}"));
+                let label = labels.iter().position(|l| l == class).unwrap_or_else(|| {
+                    panic!("val/{class} is not one of the model's labels {labels:?}")
+                });
                 images.push((label, read_all(file)));
             }
         }
@@ -63,7 +62,10 @@ fn correct(bytes: &[u8], contract: &ModelContract, images: &[(usize, Vec<u8>)]) 
         .iter()
         .filter(|(label, encoded)| {
             let face = image::load_from_memory(encoded).expect("FER2013 images decode");
-            let input = TensorF32 { shape: contract.input_shape().to_vec(), data: preprocess(&face, contract) };
+            let input = TensorF32 {
+                shape: contract.input_shape().to_vec(),
+                data: preprocess(&face, contract),
+            };
             let outputs = model.run(&[input]).expect("the shipped model runs");
             argmax(&outputs[0].data) == *label
         })
@@ -73,11 +75,18 @@ fn correct(bytes: &[u8], contract: &ModelContract, images: &[(usize, Vec<u8>)]) 
 #[test]
 fn shipped_model_scores_what_its_metadata_says_on_val() {
     let bytes = std::fs::read(MODEL).unwrap_or_else(|e| panic!("cannot read {MODEL}: {e}"));
-    let contract = ModelContract::from_onnx_bytes(&bytes).expect("the shipped model carries the contract");
-    let claimed = contract.val_accuracy.expect("the shipped model states its val accuracy");
+    let contract =
+        ModelContract::from_onnx_bytes(&bytes).expect("the shipped model carries the contract");
+    let claimed = contract
+        .val_accuracy
+        .expect("the shipped model states its val accuracy");
 
     let images = val_images(&contract.labels);
-    assert!(images.len() > 3000, "expected FER2013's 3589 val images, found {}", images.len());
+    assert!(
+        images.len() > 3000,
+        "expected FER2013's 3589 val images, found {}",
+        images.len()
+    );
 
     // Two halves on two threads: CI has 2 cores.
     let (first, second) = images.split_at(images.len() / 2);
@@ -112,8 +121,16 @@ fn shipped_model_scores_what_its_metadata_says_on_val() {
 #[test]
 fn labels_are_the_datasets_class_folders_in_order() {
     let folders = val_classes();
-    assert_eq!(folders, mien::contract::LABELS, "the contract's labels against FER2013's val/ folders");
+    assert_eq!(
+        folders,
+        mien::contract::LABELS,
+        "the contract's labels against FER2013's val/ folders"
+    );
     let bytes = std::fs::read(MODEL).unwrap_or_else(|e| panic!("cannot read {MODEL}: {e}"));
-    let contract = ModelContract::from_onnx_bytes(&bytes).expect("the shipped model carries the contract");
-    assert_eq!(contract.labels, folders, "the shipped model's labels against FER2013's val/ folders");
+    let contract =
+        ModelContract::from_onnx_bytes(&bytes).expect("the shipped model carries the contract");
+    assert_eq!(
+        contract.labels, folders,
+        "the shipped model's labels against FER2013's val/ folders"
+    );
 }

@@ -25,10 +25,17 @@ use std::path::{Path, PathBuf};
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 
 fn models() -> CpuModels {
-    let classifier = std::fs::read(format!("{ROOT}/public/models/mien.onnx")).expect("the shipped model");
-    let read = |v: Variant| std::fs::read(format!("{ROOT}/{}", v.npm_path())).expect("BlazeFace: run `npm ci`");
+    let classifier =
+        std::fs::read(format!("{ROOT}/public/models/mien.onnx")).expect("the shipped model");
+    let read = |v: Variant| {
+        std::fs::read(format!("{ROOT}/{}", v.npm_path())).expect("BlazeFace: run `npm ci`")
+    };
     let (back, front) = (read(Variant::Back), read(Variant::Front));
-    CpuModels::load(&classifier, &[(Variant::Back, &back), (Variant::Front, &front)]).expect("load the models")
+    CpuModels::load(
+        &classifier,
+        &[(Variant::Back, &back), (Variant::Front, &front)],
+    )
+    .expect("load the models")
 }
 
 /// Deterministic pseudo-random numbers.
@@ -36,7 +43,10 @@ struct Lcg(u64);
 
 impl Lcg {
     fn next(&mut self) -> u32 {
-        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         (self.0 >> 33) as u32
     }
 }
@@ -58,12 +68,20 @@ fn textures(n: u64) -> Vec<DynamicImage> {
                 let t = (x + y) as f32 / (w + h) as f32;
                 Rgb([0, 1, 2].map(|c| {
                     let v = a[c] as f32 * (1.0 - t) + b[c] as f32 * t;
-                    let jitter = if noise > 0 { (rng.next() % (2 * noise + 1)) as f32 - noise as f32 } else { 0.0 };
+                    let jitter = if noise > 0 {
+                        (rng.next() % (2 * noise + 1)) as f32 - noise as f32
+                    } else {
+                        0.0
+                    };
                     (v + jitter).clamp(0.0, 255.0) as u8
                 }))
             });
             for _ in 0..(rng.next() % 5) {
-                let (cx, cy, r) = (rng.next() % w, rng.next() % h, 3 + rng.next() % (w / 3).max(4));
+                let (cx, cy, r) = (
+                    rng.next() % w,
+                    rng.next() % h,
+                    3 + rng.next() % (w / 3).max(4),
+                );
                 let colour = Rgb([rng.next() as u8, rng.next() as u8, rng.next() as u8]);
                 for (x, y, p) in img.enumerate_pixels_mut() {
                     if (x as f32 - cx as f32).hypot(y as f32 - cy as f32) < r as f32 {
@@ -81,7 +99,10 @@ fn fer_val(n: usize) -> Vec<DynamicImage> {
     let mut out = Vec::new();
     walk_fer(|path, file| {
         if path.starts_with("val/") && path.ends_with(".jpg") {
-            out.push(picture_from_bytes(&read_all(file), &DecodeLimits::default()).expect("decode a face"));
+            out.push(
+                picture_from_bytes(&read_all(file), &DecodeLimits::default())
+                    .expect("decode a face"),
+            );
         }
         if out.len() == n {
             ControlFlow::Break(())
@@ -96,11 +117,29 @@ fn fer_val(n: usize) -> Vec<DynamicImage> {
 fn tight_crops_are_found_and_textures_stay_faceless() {
     let models = models();
     let faces = fer_val(12);
-    let found = faces.iter().filter(|f| !models.read_faces(f, Options::photo()).unwrap().faces.is_empty()).count();
-    assert!(found >= 10, "only {found} of {} FER2013 faces given as photos were found", faces.len());
+    let found = faces
+        .iter()
+        .filter(|f| {
+            !models
+                .read_faces(f, Options::photo())
+                .unwrap()
+                .faces
+                .is_empty()
+        })
+        .count();
+    assert!(
+        found >= 10,
+        "only {found} of {} FER2013 faces given as photos were found",
+        faces.len()
+    );
     for (i, texture) in textures(12).iter().enumerate() {
         let read = models.read_faces(texture, Options::photo()).unwrap();
-        assert!(read.faces.is_empty(), "texture {i} ({}x{}): a face was invented", texture.width(), texture.height());
+        assert!(
+            read.faces.is_empty(),
+            "texture {i} ({}x{}): a face was invented",
+            texture.width(),
+            texture.height()
+        );
         assert_eq!(read.found, Found::None);
     }
 }
@@ -109,8 +148,12 @@ fn tight_crops_are_found_and_textures_stay_faceless() {
 // The measurement
 
 fn detector(variant: Variant) -> (FaceDetector, CpuModel) {
-    let bytes = std::fs::read(format!("{ROOT}/{}", variant.npm_path())).expect("BlazeFace: run `npm ci`");
-    (FaceDetector::new(variant), CpuModel::load(&prepare_blazeface(&bytes).unwrap()).unwrap())
+    let bytes =
+        std::fs::read(format!("{ROOT}/{}", variant.npm_path())).expect("BlazeFace: run `npm ci`");
+    (
+        FaceDetector::new(variant),
+        CpuModel::load(&prepare_blazeface(&bytes).unwrap()).unwrap(),
+    )
 }
 
 /// The best candidate's score (0 without any above 0.3).
@@ -118,20 +161,24 @@ fn best_score(det: &(FaceDetector, CpuModel), picture: &DynamicImage) -> f32 {
     let mut detector = det.0.clone();
     detector.min_score = 0.3;
     let (input, letterbox) = detector.input(picture);
-    let candidates = detector.candidates(&det.1.run(&[input]).unwrap(), &letterbox).unwrap();
+    let candidates = detector
+        .candidates(&det.1.run(&[input]).unwrap(), &letterbox)
+        .unwrap();
     candidates.iter().map(|c| c.score).fold(0.0, f32::max)
 }
 
 fn pictures(dir: &Path, out: &mut Vec<PathBuf>) {
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).collect();
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
     entries.sort();
     for p in entries {
         if p.is_dir() {
             pictures(&p, out);
-        } else if p
-            .extension()
-            .is_some_and(|e| ["png", "jpg", "jpeg"].contains(&e.to_string_lossy().to_lowercase().as_str()))
-        {
+        } else if p.extension().is_some_and(|e| {
+            ["png", "jpg", "jpeg"].contains(&e.to_string_lossy().to_lowercase().as_str())
+        }) {
             out.push(p);
         }
     }
@@ -150,14 +197,17 @@ fn measure_tight_crops() {
         pictures(Path::new(dir), &mut paths);
         let pics = paths
             .iter()
-            .filter_map(|p| picture_from_bytes(&std::fs::read(p).unwrap(), &DecodeLimits::default()).ok())
+            .filter_map(|p| {
+                picture_from_bytes(&std::fs::read(p).unwrap(), &DecodeLimits::default()).ok()
+            })
             .collect();
         sets.push((dir.to_string(), pics));
     }
     sets.push(("FER2013 val (first 600)".into(), fer_val(600)));
     sets.push(("textures".into(), textures(200)));
     for (name, pics) in &sets {
-        let missed: Vec<&DynamicImage> = pics.iter().filter(|p| best_score(&back, p) < 0.5).collect();
+        let missed: Vec<&DynamicImage> =
+            pics.iter().filter(|p| best_score(&back, p) < 0.5).collect();
         eprintln!(
             "{name}: {} pictures, {} without a face; found again at score >= {thresholds:?}:",
             pics.len(),
@@ -167,10 +217,14 @@ fn measure_tight_crops() {
             for (det_name, det) in [("back", &back), ("front", &front)] {
                 let scores: Vec<f32> = missed
                     .iter()
-                    .map(|p| best_score(det, &with_margin(p, m, 2 * det.0.variant().input_size()).0))
+                    .map(|p| {
+                        best_score(det, &with_margin(p, m, 2 * det.0.variant().input_size()).0)
+                    })
                     .collect();
-                let found: Vec<usize> =
-                    thresholds.iter().map(|&t| scores.iter().filter(|&&s| s >= t).count()).collect();
+                let found: Vec<usize> = thresholds
+                    .iter()
+                    .map(|&t| scores.iter().filter(|&&s| s >= t).count())
+                    .collect();
                 eprintln!("  {det_name} with margin {m}: {found:?}");
             }
         }

@@ -105,10 +105,21 @@ pub fn About(contract: RwSignal<Option<ModelContract>>, visible: Signal<bool>) -
 }
 
 fn facts(c: &ModelContract) -> impl IntoView {
-    let percent = |v: Option<f32>| v.map_or("not recorded".to_string(), |v| format!("{:.1}%", v * 100.0));
-    let f1 = c.val_macro_f1.map_or("not recorded".to_string(), |v| format!("{v:.3}"));
-    let channels = if c.channels == 1 { "grayscale" } else { "grayscale, repeated in 3 channels" };
-    let trained_on = if c.trained_on.is_empty() { "not recorded".to_string() } else { c.trained_on.clone() };
+    let percent =
+        |v: Option<f32>| v.map_or("not recorded".to_string(), |v| format!("{:.1}%", v * 100.0));
+    let f1 = c
+        .val_macro_f1
+        .map_or("not recorded".to_string(), |v| format!("{v:.3}"));
+    let channels = if c.channels == 1 {
+        "grayscale"
+    } else {
+        "grayscale, repeated in 3 channels"
+    };
+    let trained_on = if c.trained_on.is_empty() {
+        "not recorded".to_string()
+    } else {
+        c.trained_on.clone()
+    };
     let views = if c.mirror_averaged {
         "the face and its mirror image, averaged (inside the model file)"
     } else {

@@ -65,22 +65,44 @@ impl Inference {
 
     /// BlazeFace's raw outputs for an input made by [`mien::face::FaceDetector::input`]
     /// (and the worker's milliseconds).
-    pub async fn detector_outputs(&self, variant: Variant, input: &TensorF32) -> Result<Ran, String> {
+    pub async fn detector_outputs(
+        &self,
+        variant: Variant,
+        input: &TensorF32,
+    ) -> Result<Ran, String> {
         self.ensure_detector(variant).await?;
-        self.engine.run(detector_name(variant), &[(INPUT_NAME, input)], &OUTPUT_NAMES).await
+        self.engine
+            .run(
+                detector_name(variant),
+                &[(INPUT_NAME, input)],
+                &OUTPUT_NAMES,
+            )
+            .await
     }
 
     /// The classifier's logits for one preprocessed face (the contract's input shape),
     /// and the worker's milliseconds.
     pub async fn logits(&self, input: Vec<f32>) -> Result<(Vec<f32>, f64), String> {
         let contract = self.contract();
-        let tensor = TensorF32 { shape: contract.input_shape().to_vec(), data: input };
+        let tensor = TensorF32 {
+            shape: contract.input_shape().to_vec(),
+            data: input,
+        };
         let ran = self
             .engine
-            .run(CLASSIFIER, &[(contract.input_name.as_str(), &tensor)], &[contract.output_name.as_str()])
+            .run(
+                CLASSIFIER,
+                &[(contract.input_name.as_str(), &tensor)],
+                &[contract.output_name.as_str()],
+            )
             .await?;
         let worker_ms = ran.worker_ms;
-        let logits = ran.outputs.into_iter().next().map(|t| t.data).unwrap_or_default();
+        let logits = ran
+            .outputs
+            .into_iter()
+            .next()
+            .map(|t| t.data)
+            .unwrap_or_default();
         if logits.len() != contract.labels.len() {
             return Err(format!(
                 "the expression model gave {} numbers for {} expressions",
@@ -102,18 +124,32 @@ struct StartError {
 
 impl From<String> for StartError {
     fn from(why: String) -> Self {
-        StartError { why, unavailable: false }
+        StartError {
+            why,
+            unavailable: false,
+        }
     }
 }
 
 /// Starts an engine with the classifier (self-tested) and the photo face detector.
 /// Ok: the engine and a sentence on its self-test.
-async fn start(kind: EngineKind, files: Rc<ModelFiles>, step: impl Fn(&str)) -> Result<(Inference, String), StartError> {
+async fn start(
+    kind: EngineKind,
+    files: Rc<ModelFiles>,
+    step: impl Fn(&str),
+) -> Result<(Inference, String), StartError> {
     step("starting");
-    let engine = Engine::start(kind).await.map_err(|why| StartError { why, unavailable: true })?;
+    let engine = Engine::start(kind).await.map_err(|why| StartError {
+        why,
+        unavailable: true,
+    })?;
     step("loading the expression model");
     engine.load(CLASSIFIER, &files.classifier).await?;
-    let inference = Inference { engine: Rc::new(engine), files, detectors: Rc::default() };
+    let inference = Inference {
+        engine: Rc::new(engine),
+        files,
+        detectors: Rc::default(),
+    };
     step("checking its numbers");
     let check = self_test(&inference).await?;
     step("loading the face detector");
@@ -128,7 +164,10 @@ async fn self_test(inference: &Inference) -> Result<String, String> {
         return match inference.kind() {
             // tract is the reference runtime (the native evaluation uses it).
             EngineKind::Cpu => Ok("The model file has no self-test numbers.".into()),
-            EngineKind::Gpu => Err("the model file has no self-test numbers, so the GPU's results cannot be checked".into()),
+            EngineKind::Gpu => Err(
+                "the model file has no self-test numbers, so the GPU's results cannot be checked"
+                    .into(),
+            ),
         };
     };
     let (got, _) = inference.logits(self_test_input(contract)).await?;
@@ -139,7 +178,9 @@ async fn self_test(inference: &Inference) -> Result<String, String> {
         .map(|d| if d.is_finite() { d } else { f32::INFINITY })
         .fold(0.0f32, f32::max);
     if worst <= SELF_TEST_TOLERANCE {
-        Ok(format!("Self-test passed: its numbers match the model's reference to {worst:.1e}."))
+        Ok(format!(
+            "Self-test passed: its numbers match the model's reference to {worst:.1e}."
+        ))
     } else {
         Err(format!(
             "its self-test failed: its numbers differ from the model's reference by up to {worst:.2e} \
@@ -153,7 +194,11 @@ async fn self_test(inference: &Inference) -> Result<String, String> {
 pub enum EngineState {
     /// Starting (which engine, and the step it is at).
     Starting(EngineKind, String),
-    Ready { kind: EngineKind, detail: String, check: String },
+    Ready {
+        kind: EngineKind,
+        detail: String,
+        check: String,
+    },
     /// No engine can run the models.
     Failed(String),
 }
@@ -182,7 +227,10 @@ pub struct Backend {
 impl Backend {
     pub fn new() -> Self {
         Backend {
-            state: RwSignal::new(EngineState::Starting(EngineKind::Gpu, "fetching the models".into())),
+            state: RwSignal::new(EngineState::Starting(
+                EngineKind::Gpu,
+                "fetching the models".into(),
+            )),
             chosen: RwSignal::new(EngineKind::Gpu),
             gpu_problem: RwSignal::new(None),
             gpu_unavailable: RwSignal::new(false),
@@ -204,13 +252,16 @@ impl Backend {
                     self.files.set_value(Some(Rc::new(files)));
                 }
                 Err(why) => {
-                    self.state.set(EngineState::Failed(format!("The models could not be loaded: {why}")));
+                    self.state.set(EngineState::Failed(format!(
+                        "The models could not be loaded: {why}"
+                    )));
                     return;
                 }
             }
             if !browser_has_webgpu() {
                 self.gpu_unavailable.set(true);
-                self.gpu_problem.set(Some("this browser does not offer WebGPU".into()));
+                self.gpu_problem
+                    .set(Some("this browser does not offer WebGPU".into()));
                 self.choose(EngineKind::Cpu);
             } else {
                 self.choose(EngineKind::Gpu);
@@ -231,7 +282,8 @@ impl Backend {
         if self.gpu_problem.get_untracked().is_none() {
             self.gpu_problem.set(Some(why));
         }
-        self.started.update_value(|s| s.retain(|i| i.kind() != EngineKind::Gpu));
+        self.started
+            .update_value(|s| s.retain(|i| i.kind() != EngineKind::Gpu));
         if self.chosen.get_untracked() == EngineKind::Gpu {
             self.choose(EngineKind::Cpu);
         }
@@ -254,21 +306,27 @@ impl Backend {
     }
 
     async fn activate(self, mut kind: EngineKind, choice: u32) {
-        let Some(files) = self.files.get_value() else { return };
+        let Some(files) = self.files.get_value() else {
+            return;
+        };
         let current = move || self.choice.get_value() == choice;
         loop {
             self.chosen.set(kind);
-            let cached = self.started.with_value(|s| s.iter().find(|i| i.kind() == kind).cloned());
+            let cached = self
+                .started
+                .with_value(|s| s.iter().find(|i| i.kind() == kind).cloned());
             let result = match cached {
                 Some(inference) if inference.engine.dead().is_none() => {
                     let check = "Self-test passed when it started.".to_string();
                     Ok((inference, check))
                 }
                 _ => {
-                    self.state.set(EngineState::Starting(kind, "starting".into()));
+                    self.state
+                        .set(EngineState::Starting(kind, "starting".into()));
                     let step = move |what: &str| {
                         if current() {
-                            self.state.set(EngineState::Starting(kind, what.to_string()));
+                            self.state
+                                .set(EngineState::Starting(kind, what.to_string()));
                         }
                     };
                     let started = start(kind, files.clone(), step).await;
@@ -289,7 +347,11 @@ impl Backend {
                 Ok((inference, check)) => {
                     let detail = inference.engine.detail().to_string();
                     self.active.set_value(Some(inference));
-                    self.state.set(EngineState::Ready { kind, detail, check });
+                    self.state.set(EngineState::Ready {
+                        kind,
+                        detail,
+                        check,
+                    });
                     return;
                 }
                 Err(StartError { why, unavailable }) if kind == EngineKind::Gpu => {
@@ -299,7 +361,9 @@ impl Backend {
                 }
                 Err(StartError { why, .. }) => {
                     self.active.set_value(None);
-                    self.state.set(EngineState::Failed(format!("The models could not be started on the CPU: {why}")));
+                    self.state.set(EngineState::Failed(format!(
+                        "The models could not be started on the CPU: {why}"
+                    )));
                     return;
                 }
             }

@@ -78,7 +78,9 @@ impl Batch {
     /// Replaces the shown batch with these files and analyses them in order.
     pub fn start(self, files: Vec<File>, backend: Backend) {
         if files.is_empty() {
-            self.status.set(Status::error("No file arrived; drop, choose or paste a photo."));
+            self.status.set(Status::error(
+                "No file arrived; drop, choose or paste a photo.",
+            ));
             return;
         }
         let generation = self.generation.get_value().wrapping_add(1);
@@ -109,8 +111,13 @@ impl Batch {
                     return;
                 }
                 self.progress.set(Some((done, total)));
-                let counter = if total > 1 { format!(" ({} of {total})", done + 1) } else { String::new() };
-                self.status.set(Status::busy(format!("Analysing {}{counter}…", entry.name)));
+                let counter = if total > 1 {
+                    format!(" ({} of {total})", done + 1)
+                } else {
+                    String::new()
+                };
+                self.status
+                    .set(Status::busy(format!("Analysing {}{counter}…", entry.name)));
                 let outcome = analyse(file, &entry.outcome, backend).await;
                 if self.generation.get_value() != generation {
                     return;
@@ -124,23 +131,47 @@ impl Batch {
 
     /// Reads a photo with no face found as one face (its centred square).
     pub fn read_whole(self, entry: PhotoEntry, backend: Backend) {
-        let Outcome::Done(reading) = entry.outcome.get_untracked() else { return };
-        let Some(picture) = reading.picture.clone() else { return };
+        let Outcome::Done(reading) = entry.outcome.get_untracked() else {
+            return;
+        };
+        let Some(picture) = reading.picture.clone() else {
+            return;
+        };
         let (width, height) = (reading.width, reading.height);
         spawn_local(async move {
-            entry.outcome.set(Outcome::Working("Reading the whole picture as one face…".into()));
-            self.status.set(Status::busy(format!("Reading {} as one face…", entry.name)));
+            entry.outcome.set(Outcome::Working(
+                "Reading the whole picture as one face…".into(),
+            ));
+            self.status
+                .set(Status::busy(format!("Reading {} as one face…", entry.name)));
             let result = with_engine(backend, |inference| {
                 let picture = picture.clone();
-                async move { pipeline::read_whole(&inference, &picture).await.map(|f| (f, inference.kind())) }
+                async move {
+                    pipeline::read_whole(&inference, &picture)
+                        .await
+                        .map(|f| (f, inference.kind()))
+                }
             })
             .await;
             let (outcome, status) = match result {
                 Ok((faces, engine)) => {
-                    let reading = Reading { width, height, faces, engine, whole: true, picture: None };
-                    (Outcome::Done(Arc::new(reading)), Status::info(format!("{}: read as one face.", entry.name)))
+                    let reading = Reading {
+                        width,
+                        height,
+                        faces,
+                        engine,
+                        whole: true,
+                        picture: None,
+                    };
+                    (
+                        Outcome::Done(Arc::new(reading)),
+                        Status::info(format!("{}: read as one face.", entry.name)),
+                    )
                 }
-                Err(why) => (Outcome::Failed(why.clone()), Status::error(format!("{}: {why}", entry.name))),
+                Err(why) => (
+                    Outcome::Failed(why.clone()),
+                    Status::error(format!("{}: {why}", entry.name)),
+                ),
             };
             entry.outcome.set(outcome);
             self.status.set(status);
@@ -166,7 +197,11 @@ async fn analyse(file: &File, outcome: &ArcRwSignal<Outcome>, backend: Backend) 
     outcome.set(Outcome::Working("Finding faces…".into()));
     let result = with_engine(backend, |inference| {
         let picture = picture.clone();
-        async move { pipeline::read_photo(&inference, &picture).await.map(|f| (f, inference.kind())) }
+        async move {
+            pipeline::read_photo(&inference, &picture)
+                .await
+                .map(|f| (f, inference.kind()))
+        }
     })
     .await;
     match result {
@@ -193,11 +228,16 @@ where
     Fut: std::future::Future<Output = Result<T, String>>,
 {
     for _ in 0..2 {
-        let inference = backend.ready().await.map_err(|why| format!("The models are not available: {why}"))?;
+        let inference = backend
+            .ready()
+            .await
+            .map_err(|why| format!("The models are not available: {why}"))?;
         let kind = inference.kind();
         match work(inference).await {
             Ok(value) => return Ok(value),
-            Err(why) if kind == EngineKind::Gpu => backend.gpu_failed(format!("it failed during an analysis: {why}")),
+            Err(why) if kind == EngineKind::Gpu => {
+                backend.gpu_failed(format!("it failed during an analysis: {why}"))
+            }
             Err(why) => return Err(format!("The analysis failed: {why}")),
         }
         // Let the switch to the CPU begin before asking for the engine again.
@@ -212,7 +252,11 @@ fn summary(entries: &[PhotoEntry]) -> Status {
     if let ([entry], [outcome]) = (entries, outcomes.as_slice()) {
         return match outcome {
             Outcome::Failed(why) => Status::error(format!("{}: {why}", entry.name)),
-            Outcome::Done(reading) => Status::info(format!("{}: {}.", entry.name, faces_found(reading.faces.faces.len()))),
+            Outcome::Done(reading) => Status::info(format!(
+                "{}: {}.",
+                entry.name,
+                faces_found(reading.faces.faces.len())
+            )),
             _ => Status::info(""),
         };
     }
@@ -223,7 +267,10 @@ fn summary(entries: &[PhotoEntry]) -> Status {
             _ => 0,
         })
         .sum();
-    let failed = outcomes.iter().filter(|o| matches!(o, Outcome::Failed(_))).count();
+    let failed = outcomes
+        .iter()
+        .filter(|o| matches!(o, Outcome::Failed(_)))
+        .count();
     let mut text = format!("{} photos analysed: {}", entries.len(), faces_found(faces));
     if failed > 0 {
         text.push_str(&format!("; {failed} could not be read (see below)"));

@@ -16,12 +16,18 @@ pub fn paint(canvas: &HtmlCanvasElement, image: &RgbImage) -> Result<(), String>
     let rgba = DynamicImage::ImageRgb8(image.clone()).to_rgba8();
     let data = ImageData::new_with_u8_clamped_array_and_sh(Clamped(rgba.as_raw()), w, h)
         .map_err(|e| js_error_text(&e))?;
-    context(canvas, false)?.put_image_data(&data, 0, 0).map_err(|e| js_error_text(&e))
+    context(canvas, false)?
+        .put_image_data(&data, 0, 0)
+        .map_err(|e| js_error_text(&e))
 }
 
 /// The video's current frame, scaled so that its longest side is at most `max_side`,
 /// read through `canvas`. Err when no frame is available yet.
-pub fn grab(video: &HtmlVideoElement, canvas: &HtmlCanvasElement, max_side: u32) -> Result<DynamicImage, String> {
+pub fn grab(
+    video: &HtmlVideoElement,
+    canvas: &HtmlCanvasElement,
+    max_side: u32,
+) -> Result<DynamicImage, String> {
     let (vw, vh) = (video.video_width(), video.video_height());
     if vw == 0 || vh == 0 {
         return Err("the camera has not sent a picture yet".into());
@@ -36,15 +42,25 @@ pub fn grab(video: &HtmlVideoElement, canvas: &HtmlCanvasElement, max_side: u32)
     let ctx = context(canvas, true)?;
     ctx.draw_image_with_html_video_element_and_dw_and_dh(video, 0.0, 0.0, w as f64, h as f64)
         .map_err(|e| js_error_text(&e))?;
-    let pixels = ctx.get_image_data(0, 0, w as i32, h as i32).map_err(|e| js_error_text(&e))?.data();
+    let pixels = ctx
+        .get_image_data(0, 0, w as i32, h as i32)
+        .map_err(|e| js_error_text(&e))?
+        .data();
     RgbaImage::from_raw(w, h, pixels.0)
         .map(DynamicImage::ImageRgba8)
         .ok_or_else(|| "the camera picture has an unexpected size".to_string())
 }
 
-fn context(canvas: &HtmlCanvasElement, read_often: bool) -> Result<CanvasRenderingContext2d, String> {
+fn context(
+    canvas: &HtmlCanvasElement,
+    read_often: bool,
+) -> Result<CanvasRenderingContext2d, String> {
     let options = Object::new();
-    let _ = js_sys::Reflect::set(&options, &"willReadFrequently".into(), &JsValue::from_bool(read_often));
+    let _ = js_sys::Reflect::set(
+        &options,
+        &"willReadFrequently".into(),
+        &JsValue::from_bool(read_often),
+    );
     canvas
         .get_context_with_context_options("2d", &options)
         .map_err(|e| js_error_text(&e))?

@@ -20,10 +20,20 @@ pub fn EngineBar(backend: Backend) -> impl IntoView {
         EngineState::Failed(_) => "failed",
     };
     let line = move || match state.get() {
-        EngineState::Starting(kind, step) => format!("Starting the models on {}: {step}…", kind.name()),
-        EngineState::Ready { kind, detail, check } => {
+        EngineState::Starting(kind, step) => {
+            format!("Starting the models on {}: {step}…", kind.name())
+        }
+        EngineState::Ready {
+            kind,
+            detail,
+            check,
+        } => {
             // The worker's detail may hold parentheses of its own: no brackets around it.
-            let detail = if detail.is_empty() { String::new() } else { format!(", with {detail}") };
+            let detail = if detail.is_empty() {
+                String::new()
+            } else {
+                format!(", with {detail}")
+            };
             format!("The models run on {}{detail}. {check}", kind.name())
         }
         EngineState::Failed(why) => why,

@@ -26,8 +26,18 @@ pub fn FaceResult(
     backend: Backend,
 ) -> impl IntoView {
     let emotions = reading.emotions;
-    let fractions = emotions.shares.iter().map(|s| s.fraction.to_string()).collect::<Vec<_>>().join(",");
-    let labels = emotions.shares.iter().map(|s| s.label.clone()).collect::<Vec<_>>().join(",");
+    let fractions = emotions
+        .shares
+        .iter()
+        .map(|s| s.fraction.to_string())
+        .collect::<Vec<_>>()
+        .join(",");
+    let labels = emotions
+        .shares
+        .iter()
+        .map(|s| s.label.clone())
+        .collect::<Vec<_>>()
+        .join(",");
     let r = reading.rect;
     let rect = format!("{},{},{},{}", r.x, r.y, r.width, r.height);
     let unsure = emotions.is_unsure();

@@ -8,7 +8,8 @@ use web_sys::{File, FileList, Url};
 
 /// Every file of a list, in order.
 pub fn all_files(list: Option<FileList>) -> Vec<File> {
-    list.map(|l| (0..l.length()).filter_map(|i| l.get(i)).collect()).unwrap_or_default()
+    list.map(|l| (0..l.length()).filter_map(|i| l.get(i)).collect())
+        .unwrap_or_default()
 }
 
 /// Reads a file's bytes into memory (they never leave the page), refusing files too

@@ -84,7 +84,8 @@ pub fn App() -> impl IntoView {
         view_shown.set(View::Photos);
         batch.start(files, backend);
     });
-    let labels = Signal::derive(move || backend.contract.get().map(|c| c.labels).unwrap_or_default());
+    let labels =
+        Signal::derive(move || backend.contract.get().map(|c| c.labels).unwrap_or_default());
 
     let tabs = View::ALL
         .into_iter()

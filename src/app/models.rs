@@ -35,9 +35,15 @@ impl ModelFiles {
     /// Fetches the classifier and reads its contract.
     pub async fn fetch() -> Result<ModelFiles, String> {
         // Float16 weights become float32 here, once, for both engines.
-        let classifier = expand_float16_bytes(fetch_bytes(CLASSIFIER_URL).await?).map_err(|e| format!("{CLASSIFIER_URL}: {e}"))?;
-        let contract = ModelContract::from_onnx_bytes(&classifier).map_err(|e| format!("{CLASSIFIER_URL}: {e}"))?;
-        Ok(ModelFiles { contract, classifier, detectors: RefCell::new(Vec::new()) })
+        let classifier = expand_float16_bytes(fetch_bytes(CLASSIFIER_URL).await?)
+            .map_err(|e| format!("{CLASSIFIER_URL}: {e}"))?;
+        let contract = ModelContract::from_onnx_bytes(&classifier)
+            .map_err(|e| format!("{CLASSIFIER_URL}: {e}"))?;
+        Ok(ModelFiles {
+            contract,
+            classifier,
+            detectors: RefCell::new(Vec::new()),
+        })
     }
 
     /// A face detector's prepared bytes, fetched on first use.
@@ -54,12 +60,22 @@ impl ModelFiles {
 
 /// GETs a file of this site.
 async fn fetch_bytes(url: &str) -> Result<Vec<u8>, String> {
-    let failed = |e: wasm_bindgen::JsValue| format!("{url} could not be loaded ({})", js_error_text(&e));
+    let failed =
+        |e: wasm_bindgen::JsValue| format!("{url} could not be loaded ({})", js_error_text(&e));
     let window = web_sys::window().ok_or("no window")?;
-    let response: Response = JsFuture::from(window.fetch_with_str(url)).await.map_err(failed)?.dyn_into().map_err(failed)?;
+    let response: Response = JsFuture::from(window.fetch_with_str(url))
+        .await
+        .map_err(failed)?
+        .dyn_into()
+        .map_err(failed)?;
     if !response.ok() {
-        return Err(format!("{url} could not be loaded (HTTP {})", response.status()));
+        return Err(format!(
+            "{url} could not be loaded (HTTP {})",
+            response.status()
+        ));
     }
-    let buffer = JsFuture::from(response.array_buffer().map_err(failed)?).await.map_err(failed)?;
+    let buffer = JsFuture::from(response.array_buffer().map_err(failed)?)
+        .await
+        .map_err(failed)?;
     Ok(Uint8Array::new(&buffer).to_vec())
 }

@@ -20,7 +20,11 @@ impl Models for Inference {
         Inference::contract(self)
     }
 
-    async fn detector_outputs(&self, variant: Variant, input: &TensorF32) -> Result<(Vec<TensorF32>, f64), String> {
+    async fn detector_outputs(
+        &self,
+        variant: Variant,
+        input: &TensorF32,
+    ) -> Result<(Vec<TensorF32>, f64), String> {
         let ran = Inference::detector_outputs(self, variant, input).await?;
         Ok((ran.outputs, ran.worker_ms))
     }
@@ -36,8 +40,16 @@ impl Models for Inference {
 
 /// A photo's faces, each read, with thumbnails.
 pub async fn read_photo(inference: &Inference, picture: &DynamicImage) -> Result<Faces, String> {
-    analysis::read_faces(inference, picture, Options { thumbnail: Some(THUMBNAIL_SIDE), keep_input: true, ..Options::photo() })
-        .await
+    analysis::read_faces(
+        inference,
+        picture,
+        Options {
+            thumbnail: Some(THUMBNAIL_SIDE),
+            keep_input: true,
+            ..Options::photo()
+        },
+    )
+    .await
 }
 
 /// A camera frame's faces, each read.
@@ -48,11 +60,21 @@ pub async fn read_frame(inference: &Inference, picture: &DynamicImage) -> Result
 /// Reads the picture's centred square as one face: for pictures that are already a
 /// face crop where the detector finds nothing.
 pub async fn read_whole(inference: &Inference, picture: &DynamicImage) -> Result<Faces, String> {
-    analysis::read_whole(inference, picture, Options { thumbnail: Some(THUMBNAIL_SIDE), keep_input: true, ..Options::photo() })
-        .await
+    analysis::read_whole(
+        inference,
+        picture,
+        Options {
+            thumbnail: Some(THUMBNAIL_SIDE),
+            keep_input: true,
+            ..Options::photo()
+        },
+    )
+    .await
 }
 
 /// Milliseconds since the page started.
 pub fn now_ms() -> f64 {
-    web_sys::window().and_then(|w| w.performance()).map_or_else(js_sys::Date::now, |p| p.now())
+    web_sys::window()
+        .and_then(|w| w.performance())
+        .map_or_else(js_sys::Date::now, |p| p.now())
 }

@@ -87,13 +87,23 @@ pub fn PhotoCard(entry: PhotoEntry, batch: Batch, backend: Backend) -> impl Into
         }
         Outcome::Done(reading) => {
             let n = reading.faces.faces.len();
-            let classify_ms: f64 = reading.faces.faces.iter().map(|f| f.classify_ms).sum::<f64>() / n.max(1) as f64;
+            let classify_ms: f64 = reading
+                .faces
+                .faces
+                .iter()
+                .map(|f| f.classify_ms)
+                .sum::<f64>()
+                / n.max(1) as f64;
             let timing = if reading.whole {
                 format!("The whole picture was read as one face in {classify_ms:.0} ms.")
             } else {
                 format!(
                     "{} found in {:.0} ms; each read in {classify_ms:.0} ms.",
-                    if n == 1 { "1 face".to_string() } else { format!("{n} faces") },
+                    if n == 1 {
+                        "1 face".to_string()
+                    } else {
+                        format!("{n} faces")
+                    },
                     reading.faces.detect_ms
                 )
             };
@@ -144,7 +154,11 @@ fn picture(reading: &Reading, url: Option<String>, name: &str) -> impl IntoView 
         .enumerate()
         .map(|(i, face)| {
             let r = face.rect;
-            let label_y = if r.y - font * 0.3 > font { r.y - font * 0.3 } else { r.y + r.height + font };
+            let label_y = if r.y - font * 0.3 > font {
+                r.y - font * 0.3
+            } else {
+                r.y + r.height + font
+            };
             view! {
                 <g class="face-box" class:unsure=face.emotions.is_unsure()>
                     <rect x=r.x y=r.y width=r.width.max(1.0) height=r.height.max(1.0)></rect>

@@ -15,9 +15,13 @@ fn rows(entries: &[PhotoEntry], labels: &[String]) -> Vec<Row> {
     let mut rows = Vec::new();
     for entry in entries {
         match entry.outcome.get() {
-            Outcome::Waiting | Outcome::Working(_) => rows.push(Row::note(&entry.name, "not analysed yet")),
+            Outcome::Waiting | Outcome::Working(_) => {
+                rows.push(Row::note(&entry.name, "not analysed yet"))
+            }
             Outcome::Failed(why) => rows.push(Row::failed(&entry.name, &why)),
-            Outcome::Done(reading) if reading.faces.faces.is_empty() => rows.push(Row::no_face(&entry.name)),
+            Outcome::Done(reading) if reading.faces.faces.is_empty() => {
+                rows.push(Row::no_face(&entry.name))
+            }
             Outcome::Done(reading) => {
                 for (i, face) in reading.faces.faces.iter().enumerate() {
                     rows.push(Row::face(&entry.name, i + 1, &face.emotions, labels));
@@ -31,7 +35,13 @@ fn rows(entries: &[PhotoEntry], labels: &[String]) -> Vec<Row> {
 #[component]
 pub fn BatchTable(batch: Batch, labels: Signal<Vec<String>>) -> impl IntoView {
     let shown = move || batch.entries.with(|e| e.len() > 1);
-    let header = move || labels.get().into_iter().map(|l| view! { <th scope="col">{l}</th> }).collect_view();
+    let header = move || {
+        labels
+            .get()
+            .into_iter()
+            .map(|l| view! { <th scope="col">{l}</th> })
+            .collect_view()
+    };
     let body = move || {
         let labels = labels.get();
         rows(&batch.entries.get(), &labels)
@@ -47,7 +57,11 @@ pub fn BatchTable(batch: Batch, labels: Signal<Vec<String>>) -> impl IntoView {
                 let cells = if row.percents.is_empty() {
                     view! { <td colspan=labels.len()></td> }.into_any()
                 } else {
-                    row.percents.iter().map(|p| view! { <td class="num">{format!("{p:.1}%")}</td> }).collect_view().into_any()
+                    row.percents
+                        .iter()
+                        .map(|p| view! { <td class="num">{format!("{p:.1}%")}</td> })
+                        .collect_view()
+                        .into_any()
                 };
                 view! {
                     <tr>
@@ -61,7 +75,10 @@ pub fn BatchTable(batch: Batch, labels: Signal<Vec<String>>) -> impl IntoView {
             .collect_view()
     };
     let download = move |_| {
-        let text = csv(&rows(&batch.entries.get_untracked(), &labels.get_untracked()), &labels.get_untracked());
+        let text = csv(
+            &rows(&batch.entries.get_untracked(), &labels.get_untracked()),
+            &labels.get_untracked(),
+        );
         if let Err(why) = save("mien-results.csv", &text) {
             leptos::logging::warn!("cannot save the CSV file: {why}");
         }
@@ -96,11 +113,18 @@ fn save(file_name: &str, text: &str) -> Result<(), String> {
     let options = BlobPropertyBag::new();
     options.set_type("text/csv;charset=utf-8");
     let parts = Array::of1(&text.into());
-    let blob = Blob::new_with_str_sequence_and_options(&parts, &options).map_err(|_| "cannot make the file")?;
-    let url = Url::create_object_url_with_blob(&blob).map_err(|_| "cannot make a link to the file")?;
-    let document = web_sys::window().and_then(|w| w.document()).ok_or("no document")?;
-    let link: HtmlAnchorElement =
-        document.create_element("a").map_err(|_| "cannot make a link")?.dyn_into().map_err(|_| "cannot make a link")?;
+    let blob = Blob::new_with_str_sequence_and_options(&parts, &options)
+        .map_err(|_| "cannot make the file")?;
+    let url =
+        Url::create_object_url_with_blob(&blob).map_err(|_| "cannot make a link to the file")?;
+    let document = web_sys::window()
+        .and_then(|w| w.document())
+        .ok_or("no document")?;
+    let link: HtmlAnchorElement = document
+        .create_element("a")
+        .map_err(|_| "cannot make a link")?
+        .dyn_into()
+        .map_err(|_| "cannot make a link")?;
     link.set_href(&url);
     link.set_download(file_name);
     link.click();

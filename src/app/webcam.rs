@@ -85,7 +85,9 @@ pub fn Webcam(backend: Backend, active: Signal<bool>) -> impl IntoView {
                 stop();
                 return;
             }
-            let Some(element) = video.get_untracked() else { return };
+            let Some(element) = video.get_untracked() else {
+                return;
+            };
             element.set_muted(true);
             element.set_src_object(Some(&media));
             if let Ok(playing) = element.play() {
@@ -96,7 +98,9 @@ pub fn Webcam(backend: Backend, active: Signal<bool>) -> impl IntoView {
                 .and_then(|d| d.create_element("canvas").ok())
                 .and_then(|c| c.dyn_into::<HtmlCanvasElement>().ok());
             let Some(canvas) = canvas else {
-                problem.set(Some("This browser cannot read the camera's picture.".into()));
+                problem.set(Some(
+                    "This browser cannot read the camera's picture.".into(),
+                ));
                 stop();
                 return;
             };
@@ -126,10 +130,15 @@ pub fn Webcam(backend: Backend, active: Signal<bool>) -> impl IntoView {
                             return;
                         }
                         frame.set((picture.width(), picture.height()));
-                        let faces: Vec<(Rect, Emotions)> =
-                            found.faces.iter().map(|f| (f.rect, f.emotions.clone())).collect();
+                        let faces: Vec<(Rect, Emotions)> = found
+                            .faces
+                            .iter()
+                            .map(|f| (f.rect, f.emotions.clone()))
+                            .collect();
                         let shown = if smooth.get_untracked() {
-                            smoother.try_update_value(|s| s.update(&faces)).unwrap_or_default()
+                            smoother
+                                .try_update_value(|s| s.update(&faces))
+                                .unwrap_or_default()
                         } else {
                             smoother.update_value(Smoother::reset);
                             faces.iter().map(|(_, e)| e.clone()).collect()
@@ -138,7 +147,11 @@ pub fn Webcam(backend: Backend, active: Signal<bool>) -> impl IntoView {
                             faces
                                 .iter()
                                 .zip(shown)
-                                .map(|((rect, _), e)| Mark { rect: *rect, text: e.summary(), unsure: e.is_unsure() })
+                                .map(|((rect, _), e)| Mark {
+                                    rect: *rect,
+                                    text: e.summary(),
+                                    unsure: e.is_unsure(),
+                                })
                                 .collect(),
                         );
                     }
@@ -184,7 +197,11 @@ pub fn Webcam(backend: Backend, active: Signal<bool>) -> impl IntoView {
             .into_iter()
             .map(|m| {
                 let r = m.rect;
-                let label_y = if r.y > font * 1.2 { r.y - font * 0.3 } else { r.y + r.height + font };
+                let label_y = if r.y > font * 1.2 {
+                    r.y - font * 0.3
+                } else {
+                    r.y + r.height + font
+                };
                 view! {
                     <g class="face-box" class:unsure=m.unsure>
                         <rect x=r.x y=r.y width=r.width.max(1.0) height=r.height.max(1.0)></rect>
@@ -281,9 +298,11 @@ async fn open_camera() -> Result<MediaStream, String> {
     let navigator = web_sys::window().ok_or("no window")?.navigator();
     let devices = Reflect::get(&navigator, &"mediaDevices".into()).unwrap_or(JsValue::UNDEFINED);
     if devices.is_undefined() || devices.is_null() {
-        return Err("This browser offers no camera to this page (cameras need a secure page: https, or \
+        return Err(
+            "This browser offers no camera to this page (cameras need a secure page: https, or \
                     this computer's own address)."
-            .into());
+                .into(),
+        );
     }
     let devices = navigator.media_devices().map_err(|e| camera_error(&e))?;
     let constraints = MediaStreamConstraints::new();
@@ -298,13 +317,20 @@ async fn open_camera() -> Result<MediaStream, String> {
     let _ = Reflect::set(&video, &"width".into(), &ideal(640.0));
     let _ = Reflect::set(&video, &"height".into(), &ideal(480.0));
     constraints.set_video(&video);
-    let asked = devices.get_user_media_with_constraints(&constraints).map_err(|e| camera_error(&e))?;
+    let asked = devices
+        .get_user_media_with_constraints(&constraints)
+        .map_err(|e| camera_error(&e))?;
     let stream = JsFuture::from(asked).await.map_err(|e| camera_error(&e))?;
-    stream.dyn_into::<MediaStream>().map_err(|_| "The camera gave no video.".to_string())
+    stream
+        .dyn_into::<MediaStream>()
+        .map_err(|_| "The camera gave no video.".to_string())
 }
 
 fn camera_error(e: &JsValue) -> String {
-    let name = Reflect::get(e, &"name".into()).ok().and_then(|n| n.as_string()).unwrap_or_default();
+    let name = Reflect::get(e, &"name".into())
+        .ok()
+        .and_then(|n| n.as_string())
+        .unwrap_or_default();
     match name.as_str() {
         "NotAllowedError" | "SecurityError" => "Camera access was denied. To use webcam mode, allow this page to \
                                                  use the camera (in the browser's site settings), then start again."

@@ -21,18 +21,32 @@ use super::face::Picture;
 const IN_FLIGHT: usize = 8;
 
 /// The occlusion map of `gray` for the expression at `label` (index in label order).
-async fn occlusion(inference: &Inference, gray: &GrayImage, label: usize) -> Result<OcclusionMap, String> {
+async fn occlusion(
+    inference: &Inference,
+    gray: &GrayImage,
+    label: usize,
+) -> Result<OcclusionMap, String> {
     let contract = inference.contract();
-    let fraction =
-        |logits: Vec<f32>| Emotions::from_logits(&logits, contract).shares.get(label).map_or(0.0, |s| s.fraction);
-    let (base, _) = inference.logits(pixels_to_input(gray.as_raw(), contract)).await?;
+    let fraction = |logits: Vec<f32>| {
+        Emotions::from_logits(&logits, contract)
+            .shares
+            .get(label)
+            .map_or(0.0, |s| s.fraction)
+    };
+    let (base, _) = inference
+        .logits(pixels_to_input(gray.as_raw(), contract))
+        .await?;
     let base = fraction(base);
     let fill = fill_value(gray);
     let all = patches(gray.width(), gray.height(), PATCH, STRIDE);
     let mut occluded = Vec::with_capacity(all.len());
     for chunk in all.chunks(IN_FLIGHT) {
-        let runs =
-            chunk.iter().map(|&patch| inference.logits(pixels_to_input(greyed(gray, patch, fill).as_raw(), contract)));
+        let runs = chunk.iter().map(|&patch| {
+            inference.logits(pixels_to_input(
+                greyed(gray, patch, fill).as_raw(),
+                contract,
+            ))
+        });
         for result in join_all(runs).await {
             occluded.push(fraction(result?.0));
         }
@@ -47,7 +61,11 @@ fn heat_picture(gray: &GrayImage, map: &OcclusionMap) -> RgbImage {
     RgbImage::from_fn(gray.width(), gray.height(), |x, y| {
         let v = gray.get_pixel(x, y).0[0] as f32;
         let heat = map.pixels[(y * map.width + x) as usize] / scale;
-        let (colour, amount) = if heat >= 0.0 { ([220.0, 30.0, 20.0], heat) } else { ([30.0, 80.0, 230.0], -heat) };
+        let (colour, amount) = if heat >= 0.0 {
+            ([220.0, 30.0, 20.0], heat)
+        } else {
+            ([30.0, 80.0, 230.0], -heat)
+        };
         let a = amount.clamp(0.0, 1.0) * 0.7;
         let mix = |c: f32| (v * (1.0 - a) + c * a).round() as u8;
         Rgb([mix(colour[0]), mix(colour[1]), mix(colour[2])])
@@ -64,10 +82,18 @@ enum State {
 
 /// The "Why this reading?" button and, once asked, the heatmap with its legend.
 #[component]
-pub fn WhyThisReading(backend: Backend, gray: Arc<GrayImage>, emotions: Emotions, number: usize) -> impl IntoView {
+pub fn WhyThisReading(
+    backend: Backend,
+    gray: Arc<GrayImage>,
+    emotions: Emotions,
+    number: usize,
+) -> impl IntoView {
     let state = RwSignal::new(State::Idle);
     let label_index = emotions.top_index();
-    let label = emotions.shares.get(label_index).map_or_else(String::new, |s| s.label.clone());
+    let label = emotions
+        .shares
+        .get(label_index)
+        .map_or_else(String::new, |s| s.label.clone());
     let runs = patches(gray.width(), gray.height(), PATCH, STRIDE).len() + 1;
     let ask = {
         let gray = gray.clone();
@@ -84,7 +110,9 @@ pub fn WhyThisReading(backend: Backend, gray: Arc<GrayImage>, emotions: Emotions
                 };
                 state.set(match result {
                     Ok(map) => State::Done(Arc::new(map)),
-                    Err(why) => State::Failed(format!("The explanation could not be computed: {why}")),
+                    Err(why) => {
+                        State::Failed(format!("The explanation could not be computed: {why}"))
+                    }
                 });
             });
         }
@@ -96,7 +124,9 @@ pub fn WhyThisReading(backend: Backend, gray: Arc<GrayImage>, emotions: Emotions
         State::Failed(_) => "error",
     };
     let hottest = move || match state.get() {
-        State::Done(map) => map.hottest().map(|(p, _)| format!("{},{},{}", p.x, p.y, p.side)),
+        State::Done(map) => map
+            .hottest()
+            .map(|(p, _)| format!("{},{},{}", p.x, p.y, p.side)),
         _ => None,
     };
     let drop = move || match state.get() {

@@ -74,7 +74,12 @@ impl Inbox {
             self.dead = Some(why.to_string());
         }
         let reply = error_object(why);
-        let waiting: Vec<Function> = self.waiting.drain().map(|(_, f)| f).chain(self.announcement.take()).collect();
+        let waiting: Vec<Function> = self
+            .waiting
+            .drain()
+            .map(|(_, f)| f)
+            .chain(self.announcement.take())
+            .collect();
         for resolve in waiting {
             let _ = resolve.call1(&JsValue::NULL, &reply);
         }
@@ -111,8 +116,12 @@ impl Engine {
     /// why this engine cannot be used (the worker's `unavailable` message, a script
     /// that failed to load, or no answer in time).
     pub async fn start(kind: EngineKind) -> Result<Engine, String> {
-        let worker = Worker::new(kind.script())
-            .map_err(|e| format!("the browser refused to start its worker ({})", js_error_text(&e)))?;
+        let worker = Worker::new(kind.script()).map_err(|e| {
+            format!(
+                "the browser refused to start its worker ({})",
+                js_error_text(&e)
+            )
+        })?;
         let inbox = Rc::new(RefCell::new(Inbox::default()));
 
         let messages = inbox.clone();
@@ -176,21 +185,38 @@ impl Engine {
     pub async fn load(&self, name: &str, bytes: &[u8]) -> Result<f64, String> {
         let data = Uint8Array::from(bytes);
         let buffer = data.buffer();
-        let request = object(&[("kind", "load".into()), ("name", name.into()), ("bytes", buffer.clone().into())]);
+        let request = object(&[
+            ("kind", "load".into()),
+            ("name", name.into()),
+            ("bytes", buffer.clone().into()),
+        ]);
         let reply = self.request(request, Array::of1(&buffer), LOAD_MS).await?;
         Ok(number(&reply, "ms"))
     }
 
     /// Runs the model loaded as `name` on named inputs; the outputs come back in the
     /// order of `outputs`, checked against their shapes.
-    pub async fn run(&self, name: &str, inputs: &[(&str, &TensorF32)], outputs: &[&str]) -> Result<Ran, String> {
+    pub async fn run(
+        &self,
+        name: &str,
+        inputs: &[(&str, &TensorF32)],
+        outputs: &[&str],
+    ) -> Result<Ran, String> {
         let list = Array::new();
         let transfer = Array::new();
         for (input, tensor) in inputs {
             let data = Float32Array::from(tensor.data.as_slice());
             transfer.push(&data.buffer());
-            let shape: Array = tensor.shape.iter().map(|&d| JsValue::from(d as f64)).collect();
-            list.push(&object(&[("name", (*input).into()), ("shape", shape.into()), ("data", data.into())]));
+            let shape: Array = tensor
+                .shape
+                .iter()
+                .map(|&d| JsValue::from(d as f64))
+                .collect();
+            list.push(&object(&[
+                ("name", (*input).into()),
+                ("shape", shape.into()),
+                ("data", data.into()),
+            ]));
         }
         let wanted: Array = outputs.iter().map(|&o| JsValue::from_str(o)).collect();
         let request = object(&[
@@ -202,7 +228,10 @@ impl Engine {
         let reply = self.request(request, transfer, RUN_MS).await?;
         let got = Reflect::get(&reply, &"outputs".into()).unwrap_or(JsValue::UNDEFINED);
         if !Array::is_array(&got) {
-            return Err(format!("the {} worker's reply to `{name}` has no outputs", self.kind.code()));
+            return Err(format!(
+                "the {} worker's reply to `{name}` has no outputs",
+                self.kind.code()
+            ));
         }
         let got: Vec<JsValue> = Array::from(&got).iter().collect();
         let tensors = outputs
@@ -215,11 +244,19 @@ impl Engine {
                 read_tensor(output).map_err(|e| format!("model `{name}`, output `{want}`: {e}"))
             })
             .collect::<Result<Vec<_>, String>>()?;
-        Ok(Ran { outputs: tensors, worker_ms: number(&reply, "ms") })
+        Ok(Ran {
+            outputs: tensors,
+            worker_ms: number(&reply, "ms"),
+        })
     }
 
     /// Sends one request and waits for its reply; Err: the worker's error message.
-    async fn request(&self, request: JsValue, transfer: Array, timeout_ms: i32) -> Result<JsValue, String> {
+    async fn request(
+        &self,
+        request: JsValue,
+        transfer: Array,
+        timeout_ms: i32,
+    ) -> Result<JsValue, String> {
         if let Some(why) = self.dead() {
             return Err(why);
         }
@@ -233,7 +270,10 @@ impl Engine {
         }
         if let Err(e) = self.worker.post_message_with_transfer(&request, &transfer) {
             self.inbox.borrow_mut().waiting.remove(&id);
-            return Err(format!("cannot send the request to the worker ({})", js_error_text(&e)));
+            return Err(format!(
+                "cannot send the request to the worker ({})",
+                js_error_text(&e)
+            ));
         }
         let reply = wait(replied, timeout_ms, "").await;
         if self.inbox.borrow_mut().waiting.remove(&id).is_some() {
@@ -253,12 +293,16 @@ impl Engine {
 /// Hands a message from the worker to whoever waits for it.
 fn deliver(inbox: &Rc<RefCell<Inbox>>, data: JsValue) {
     let kind = text(&data, "kind");
-    let id = Reflect::get(&data, &"id".into()).ok().and_then(|v| v.as_f64());
+    let id = Reflect::get(&data, &"id".into())
+        .ok()
+        .and_then(|v| v.as_f64());
     let resolve = {
         let mut inbox = inbox.borrow_mut();
         match (kind.as_str(), id) {
             ("ready" | "unavailable", _) => inbox.announcement.take(),
-            (_, Some(id)) if id >= 0.0 && id <= u32::MAX as f64 => inbox.waiting.remove(&(id as u32)),
+            (_, Some(id)) if id >= 0.0 && id <= u32::MAX as f64 => {
+                inbox.waiting.remove(&(id as u32))
+            }
             ("error", None) => {
                 // An error that belongs to no request: the worker crashed or cannot start.
                 inbox.die(&error_text(&data));
@@ -277,12 +321,19 @@ fn deliver(inbox: &Rc<RefCell<Inbox>>, data: JsValue) {
 async fn wait(promise: Promise, ms: i32, why: &str) -> JsValue {
     let why = why.to_string();
     let timeout = Promise::new(&mut |resolve, _| {
-        let value = if why.is_empty() { JsValue::UNDEFINED } else { error_object(&why) };
+        let value = if why.is_empty() {
+            JsValue::UNDEFINED
+        } else {
+            error_object(&why)
+        };
         if let Some(window) = web_sys::window() {
-            let _ = window.set_timeout_with_callback_and_timeout_and_arguments_1(&resolve, ms, &value);
+            let _ =
+                window.set_timeout_with_callback_and_timeout_and_arguments_1(&resolve, ms, &value);
         }
     });
-    JsFuture::from(Promise::race(&Array::of2(&promise, &timeout))).await.unwrap_or(JsValue::UNDEFINED)
+    JsFuture::from(Promise::race(&Array::of2(&promise, &timeout)))
+        .await
+        .unwrap_or(JsValue::UNDEFINED)
 }
 
 /// A tensor from `{ name, shape, data: Float32Array }`.
@@ -293,7 +344,11 @@ fn read_tensor(value: &JsValue) -> Result<TensorF32, String> {
     }
     let shape = Array::from(&shape)
         .iter()
-        .map(|d| d.as_f64().filter(|d| *d >= 0.0 && d.fract() == 0.0 && *d <= u32::MAX as f64).map(|d| d as usize))
+        .map(|d| {
+            d.as_f64()
+                .filter(|d| *d >= 0.0 && d.fract() == 0.0 && *d <= u32::MAX as f64)
+                .map(|d| d as usize)
+        })
         .collect::<Option<Vec<usize>>>()
         .ok_or("a shape that is not a list of sizes")?;
     let data = Reflect::get(value, &"data".into())
@@ -303,7 +358,10 @@ fn read_tensor(value: &JsValue) -> Result<TensorF32, String> {
         .to_vec();
     let expected = shape.iter().try_fold(1usize, |n, &d| n.checked_mul(d));
     if expected != Some(data.len()) {
-        return Err(format!("shape {shape:?} does not hold {} values", data.len()));
+        return Err(format!(
+            "shape {shape:?} does not hold {} values",
+            data.len()
+        ));
     }
     Ok(TensorF32 { shape, data })
 }
@@ -334,12 +392,18 @@ fn text(value: &JsValue, key: &str) -> String {
     if !value.is_object() {
         return String::new();
     }
-    Reflect::get(value, &key.into()).ok().and_then(|v| v.as_string()).unwrap_or_default()
+    Reflect::get(value, &key.into())
+        .ok()
+        .and_then(|v| v.as_string())
+        .unwrap_or_default()
 }
 
 fn number(value: &JsValue, key: &str) -> f64 {
     if !value.is_object() {
         return f64::NAN;
     }
-    Reflect::get(value, &key.into()).ok().and_then(|v| v.as_f64()).unwrap_or(f64::NAN)
+    Reflect::get(value, &key.into())
+        .ok()
+        .and_then(|v| v.as_f64())
+        .unwrap_or(f64::NAN)
 }

@@ -5,7 +5,11 @@ use clap::{Parser, Subcommand};
 use mien::train::{average, bench, cli};
 
 #[derive(Parser)]
-#[command(name = "mien-train", version, about = "Train, evaluate and export mien's expression classifier")]
+#[command(
+    name = "mien-train",
+    version,
+    about = "Train, evaluate and export mien's expression classifier"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -33,7 +37,11 @@ fn main() {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Train(cfg) => mien::train::training::train(&cfg).map(|best| {
-            println!("best val accuracy {:.2}%; weights in {}", best * 100.0, cfg.out.join("best.safetensors").display());
+            println!(
+                "best val accuracy {:.2}%; weights in {}",
+                best * 100.0,
+                cfg.out.join("best.safetensors").display()
+            );
         }),
         Command::Average(args) => average::run(&args),
         Command::Eval(args) => cli::eval(&args),

@@ -17,7 +17,10 @@ pub fn anchors(variant: Variant) -> Vec<[f32; 2]> {
         let cells = size / stride;
         for y in 0..cells {
             for x in 0..cells {
-                let centre = [(x as f32 + 0.5) / cells as f32, (y as f32 + 0.5) / cells as f32];
+                let centre = [
+                    (x as f32 + 0.5) / cells as f32,
+                    (y as f32 + 0.5) / cells as f32,
+                ];
                 out.extend(std::iter::repeat_n(centre, per_cell));
             }
         }

@@ -28,7 +28,10 @@ pub fn crop_face(photo: &DynamicImage, face: &Face) -> DynamicImage {
     let shift = CROP_SHIFT_UP * face.rect.height;
     let c = face.rect.centre();
     // The upright face's "up" is the photo's (sin, -cos) direction.
-    let centre = Point { x: c.x + shift * sin, y: c.y - shift * cos };
+    let centre = Point {
+        x: c.x + shift * sin,
+        y: c.y - shift * cos,
+    };
     DynamicImage::ImageRgb8(rotated_square(photo, centre, side, face.roll))
 }
 
@@ -36,7 +39,12 @@ pub fn crop_face(photo: &DynamicImage, face: &Face) -> DynamicImage {
 /// already a face crop, for instance), at most [`MAX_CROP_SIDE`] a side.
 pub fn centre_square(photo: &DynamicImage) -> DynamicImage {
     let side = photo.width().min(photo.height()).max(1);
-    let square = photo.crop_imm((photo.width() - side) / 2, (photo.height() - side) / 2, side, side);
+    let square = photo.crop_imm(
+        (photo.width() - side) / 2,
+        (photo.height() - side) / 2,
+        side,
+        side,
+    );
     DynamicImage::ImageRgb8(shrink(&square, MAX_CROP_SIDE, MAX_CROP_SIDE).to_rgb8())
 }
 
@@ -62,8 +70,12 @@ fn rotated_square(photo: &DynamicImage, centre: Point, side: f32, angle: f32) ->
     // Only the axis-aligned region around the turned square is read (and, for a big
     // face, first shrunk so each output pixel averages the photo pixels it covers).
     let reach = side / 2.0 * (cos.abs() + sin.abs()) + 2.0;
-    let x0 = (centre.x - reach).floor().clamp(0.0, photo.width().saturating_sub(1) as f32) as u32;
-    let y0 = (centre.y - reach).floor().clamp(0.0, photo.height().saturating_sub(1) as f32) as u32;
+    let x0 = (centre.x - reach)
+        .floor()
+        .clamp(0.0, photo.width().saturating_sub(1) as f32) as u32;
+    let y0 = (centre.y - reach)
+        .floor()
+        .clamp(0.0, photo.height().saturating_sub(1) as f32) as u32;
     let x1 = ((centre.x + reach).ceil() as u32).clamp(x0 + 1, photo.width().max(1));
     let y1 = ((centre.y + reach).ceil() as u32).clamp(y0 + 1, photo.height().max(1));
     let region = photo.crop_imm(x0, y0, x1 - x0, y1 - y0);
@@ -128,8 +140,20 @@ mod tests {
         let mut kp = [Point::default(); 6];
         kp[Landmark::RightEye as usize] = right;
         kp[Landmark::LeftEye as usize] = left;
-        let c = Point { x: (right.x + left.x) / 2.0, y: (right.y + left.y) / 2.0 };
-        Face::new(Rect { x: c.x - 50.0, y: c.y - 50.0, width: 100.0, height: 100.0 }, 0.9, kp)
+        let c = Point {
+            x: (right.x + left.x) / 2.0,
+            y: (right.y + left.y) / 2.0,
+        };
+        Face::new(
+            Rect {
+                x: c.x - 50.0,
+                y: c.y - 50.0,
+                width: 100.0,
+                height: 100.0,
+            },
+            0.9,
+            kp,
+        )
     }
 
     /// Centroid of the dark pixels in one half of the crop.
@@ -151,7 +175,10 @@ mod tests {
         // Eyes 60 px apart on a line tilted by 30 degrees (down to the right).
         let angle = 30f32.to_radians();
         let right = Point { x: 120.0, y: 100.0 };
-        let left = Point { x: 120.0 + 60.0 * angle.cos(), y: 100.0 + 60.0 * angle.sin() };
+        let left = Point {
+            x: 120.0 + 60.0 * angle.cos(),
+            y: 100.0 + 60.0 * angle.sin(),
+        };
         let face = face_with_eyes(right, left);
         assert!((face.roll - angle).abs() < 1e-5);
         let crop = crop_face(&photo_with_eyes(right, left), &face).to_rgb8();
@@ -159,7 +186,10 @@ mod tests {
         assert_eq!(crop.dimensions(), (side, side));
         let (r, l) = (dark_centroid(&crop, true), dark_centroid(&crop, false));
         assert!((r.1 - l.1).abs() < 1.0, "eyes not level: {r:?} {l:?}");
-        assert!(((l.0 - r.0) - 60.0).abs() < 1.5, "eye distance kept at scale 1: {r:?} {l:?}");
+        assert!(
+            ((l.0 - r.0) - 60.0).abs() < 1.5,
+            "eye distance kept at scale 1: {r:?} {l:?}"
+        );
         // The eyes' midpoint (the box centre here) is centred across, and sits
         // CROP_SHIFT_UP box heights below the middle, since the crop moves up the face.
         assert!(((r.0 + l.0) / 2.0 - side as f32 / 2.0).abs() < 1.0);
@@ -172,20 +202,37 @@ mod tests {
         let (right, left) = (Point { x: 100.0, y: 120.0 }, Point { x: 200.0, y: 120.0 });
         let mut face = face_with_eyes(right, left);
         assert_eq!(face.roll, 0.0);
-        face.rect = Rect { x: 0.0, y: 0.0, width: 300.0, height: 240.0 };
+        face.rect = Rect {
+            x: 0.0,
+            y: 0.0,
+            width: 300.0,
+            height: 240.0,
+        };
         let crop = crop_face(&photo_with_eyes(right, left), &face).to_rgb8();
         assert_eq!(crop.dimensions(), (MAX_CROP_SIDE, MAX_CROP_SIDE));
         let (r, l) = (dark_centroid(&crop, true), dark_centroid(&crop, false));
         assert!((r.1 - l.1).abs() < 1.0);
         // 100 px apart in the photo, 300 * 1.3 photo px over 256 crop px.
         let expected = 100.0 * MAX_CROP_SIDE as f32 / (300.0 * CROP_SCALE);
-        assert!(((l.0 - r.0) - expected).abs() < 1.5, "{r:?} {l:?} vs {expected}");
+        assert!(
+            ((l.0 - r.0) - expected).abs() < 1.5,
+            "{r:?} {l:?} vs {expected}"
+        );
     }
 
     #[test]
     fn a_face_at_the_edge_repeats_the_edge() {
         let img = DynamicImage::ImageRgb8(RgbImage::from_pixel(100, 100, Rgb([200, 10, 10])));
-        let face = Face::new(Rect { x: -40.0, y: -40.0, width: 60.0, height: 60.0 }, 0.9, [Point::default(); 6]);
+        let face = Face::new(
+            Rect {
+                x: -40.0,
+                y: -40.0,
+                width: 60.0,
+                height: 60.0,
+            },
+            0.9,
+            [Point::default(); 6],
+        );
         let crop = crop_face(&img, &face).to_rgb8();
         assert!(crop.pixels().all(|p| p.0 == [200, 10, 10]));
     }
@@ -193,8 +240,13 @@ mod tests {
     #[test]
     fn centre_square_crops_the_middle_and_caps_the_size() {
         // 300x100: a black middle third, white sides.
-        let img =
-            RgbImage::from_fn(300, 100, |x, _| if (100..200).contains(&x) { Rgb([0, 0, 0]) } else { Rgb([255; 3]) });
+        let img = RgbImage::from_fn(300, 100, |x, _| {
+            if (100..200).contains(&x) {
+                Rgb([0, 0, 0])
+            } else {
+                Rgb([255; 3])
+            }
+        });
         let sq = centre_square(&DynamicImage::ImageRgb8(img)).to_rgb8();
         assert_eq!(sq.dimensions(), (100, 100));
         assert!(sq.pixels().all(|p| p.0 == [0, 0, 0]));

@@ -21,7 +21,11 @@ pub struct FaceDetector {
 
 impl FaceDetector {
     pub fn new(variant: Variant) -> Self {
-        FaceDetector { variant, anchors: anchors(variant), min_score: variant.min_score() }
+        FaceDetector {
+            variant,
+            anchors: anchors(variant),
+            min_score: variant.min_score(),
+        }
     }
 
     pub fn variant(&self) -> Variant {
@@ -38,19 +42,32 @@ impl FaceDetector {
     /// The faces in the model's raw outputs (any order; see
     /// [`super::model::OUTPUT_NAMES`]), in photo pixels, best first. Fails only when
     /// the outputs are not this model's.
-    pub fn decode(&self, outputs: &[TensorF32], letterbox: &Letterbox) -> Result<Vec<Face>, String> {
+    pub fn decode(
+        &self,
+        outputs: &[TensorF32],
+        letterbox: &Letterbox,
+    ) -> Result<Vec<Face>, String> {
         Ok(merge(self.candidates(outputs, letterbox)?))
     }
 
     /// The candidates before overlapping ones are merged: for combining several
     /// models' results with [`super::merge`].
-    pub fn candidates(&self, outputs: &[TensorF32], letterbox: &Letterbox) -> Result<Vec<Face>, String> {
+    pub fn candidates(
+        &self,
+        outputs: &[TensorF32],
+        letterbox: &Letterbox,
+    ) -> Result<Vec<Face>, String> {
         if letterbox.size != self.variant.input_size() {
             return Err(format!(
                 "face detector: a letterbox for a {} px input cannot decode the {:?} model's outputs",
                 letterbox.size, self.variant
             ));
         }
-        Ok(candidates(&sort_outputs(outputs)?, &self.anchors, letterbox, self.min_score))
+        Ok(candidates(
+            &sort_outputs(outputs)?,
+            &self.anchors,
+            letterbox,
+            self.min_score,
+        ))
     }
 }

@@ -35,16 +35,25 @@ mod tests {
         let photo = DynamicImage::ImageRgb8(RgbImage::from_pixel(4032, 3024, Rgb([10, 200, 30])));
         let small = downscale(photo, MAX_PHOTO_SIDE);
         assert_eq!((small.width(), small.height()), (2048, 1536));
-        assert_eq!(small.to_rgb8().get_pixel(100, 100).0, [10, 200, 30], "area averaging keeps flat colours");
+        assert_eq!(
+            small.to_rgb8().get_pixel(100, 100).0,
+            [10, 200, 30],
+            "area averaging keeps flat colours"
+        );
         let tall = downscale(DynamicImage::ImageLuma8(GrayImage::new(300, 9000)), 2048);
         assert_eq!((tall.width(), tall.height()), (68, 2048));
         let thin = downscale(DynamicImage::ImageLuma8(GrayImage::new(1, 5000)), 100);
-        assert_eq!((thin.width(), thin.height()), (1, 100), "no side rounds to zero");
+        assert_eq!(
+            (thin.width(), thin.height()),
+            (1, 100),
+            "no side rounds to zero"
+        );
     }
 
     #[test]
     fn small_photos_are_untouched() {
-        let photo = DynamicImage::ImageLuma8(GrayImage::from_fn(2048, 700, |x, y| Luma([(x ^ y) as u8])));
+        let photo =
+            DynamicImage::ImageLuma8(GrayImage::from_fn(2048, 700, |x, y| Luma([(x ^ y) as u8])));
         let same = downscale(photo.clone(), MAX_PHOTO_SIDE);
         assert_eq!(same, photo);
     }

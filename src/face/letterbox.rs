@@ -44,7 +44,10 @@ impl Letterbox {
 
     /// Photo pixels per input pixel, horizontally and vertically.
     fn photo_per_input(&self) -> (f32, f32) {
-        (self.photo_width as f32 / self.scaled_width as f32, self.photo_height as f32 / self.scaled_height as f32)
+        (
+            self.photo_width as f32 / self.scaled_width as f32,
+            self.photo_height as f32 / self.scaled_height as f32,
+        )
     }
 
     /// A point in the detector's normalised coordinates (0..1 across the input
@@ -52,7 +55,10 @@ impl Letterbox {
     pub fn to_photo(&self, x: f32, y: f32) -> Point {
         let (sx, sy) = self.photo_per_input();
         let s = self.size as f32;
-        Point { x: (x * s - self.pad_x as f32) * sx, y: (y * s - self.pad_y as f32) * sy }
+        Point {
+            x: (x * s - self.pad_x as f32) * sx,
+            y: (y * s - self.pad_y as f32) * sy,
+        }
     }
 
     /// A width and height in normalised input units to photo pixels.
@@ -67,7 +73,10 @@ impl Letterbox {
     pub fn to_input(&self, p: Point) -> (f32, f32) {
         let (sx, sy) = self.photo_per_input();
         let s = self.size as f32;
-        ((p.x / sx + self.pad_x as f32) / s, (p.y / sy + self.pad_y as f32) / s)
+        (
+            (p.x / sx + self.pad_x as f32) / s,
+            (p.y / sy + self.pad_y as f32) / s,
+        )
     }
 
     /// Whether a photo pixel position lies on the photo.
@@ -94,7 +103,10 @@ impl Letterbox {
                 data[at + c] = px[c] as f32 / 127.5 - 1.0;
             }
         }
-        TensorF32 { shape: vec![1, s, s, 3], data }
+        TensorF32 {
+            shape: vec![1, s, s, 3],
+            data,
+        }
     }
 }
 
@@ -106,33 +118,64 @@ mod tests {
     #[test]
     fn wide_photo_is_centred_with_bands_above_and_below() {
         let lb = Letterbox::new(400, 200, 128);
-        assert_eq!((lb.scaled_width, lb.scaled_height, lb.pad_x, lb.pad_y), (128, 64, 0, 32));
+        assert_eq!(
+            (lb.scaled_width, lb.scaled_height, lb.pad_x, lb.pad_y),
+            (128, 64, 0, 32)
+        );
         let tall = Letterbox::new(300, 600, 256);
-        assert_eq!((tall.scaled_width, tall.scaled_height, tall.pad_x, tall.pad_y), (128, 256, 64, 0));
+        assert_eq!(
+            (
+                tall.scaled_width,
+                tall.scaled_height,
+                tall.pad_x,
+                tall.pad_y
+            ),
+            (128, 256, 64, 0)
+        );
     }
 
     #[test]
     fn photo_and_input_coordinates_round_trip() {
-        for (w, h, size) in [(400, 200, 128), (333, 1000, 256), (48, 48, 128), (4032, 3024, 256)] {
+        for (w, h, size) in [
+            (400, 200, 128),
+            (333, 1000, 256),
+            (48, 48, 128),
+            (4032, 3024, 256),
+        ] {
             let lb = Letterbox::new(w, h, size);
             for p in [
                 Point { x: 0.0, y: 0.0 },
-                Point { x: w as f32 * 0.3, y: h as f32 * 0.9 },
-                Point { x: w as f32, y: h as f32 },
+                Point {
+                    x: w as f32 * 0.3,
+                    y: h as f32 * 0.9,
+                },
+                Point {
+                    x: w as f32,
+                    y: h as f32,
+                },
             ] {
                 let (nx, ny) = lb.to_input(p);
-                assert!((0.0..=1.0).contains(&nx) && (0.0..=1.0).contains(&ny), "{nx} {ny}");
+                assert!(
+                    (0.0..=1.0).contains(&nx) && (0.0..=1.0).contains(&ny),
+                    "{nx} {ny}"
+                );
                 let back = lb.to_photo(nx, ny);
                 let tolerance = 1e-4 * w.max(h) as f32;
-                assert!((back.x - p.x).abs() < tolerance && (back.y - p.y).abs() < tolerance, "{p:?} -> {back:?}");
+                assert!(
+                    (back.x - p.x).abs() < tolerance && (back.y - p.y).abs() < tolerance,
+                    "{p:?} -> {back:?}"
+                );
             }
             // The photo's corners land on the band edges.
             let (x0, y0) = lb.to_input(Point { x: 0.0, y: 0.0 });
             assert!(
-                (x0 * size as f32 - lb.pad_x as f32).abs() < 1e-4 && (y0 * size as f32 - lb.pad_y as f32).abs() < 1e-4
+                (x0 * size as f32 - lb.pad_x as f32).abs() < 1e-4
+                    && (y0 * size as f32 - lb.pad_y as f32).abs() < 1e-4
             );
-            let (bw, bh) =
-                lb.size_to_photo(lb.scaled_width as f32 / size as f32, lb.scaled_height as f32 / size as f32);
+            let (bw, bh) = lb.size_to_photo(
+                lb.scaled_width as f32 / size as f32,
+                lb.scaled_height as f32 / size as f32,
+            );
             assert!((bw - w as f32).abs() < 1e-2 && (bh - h as f32).abs() < 1e-2);
         }
     }
@@ -140,7 +183,13 @@ mod tests {
     #[test]
     fn tensor_is_nhwc_rgb_in_minus_one_to_one_with_black_bands() {
         // 200x100: left half red, right half white.
-        let img = RgbImage::from_fn(200, 100, |x, _| if x < 100 { Rgb([255, 0, 0]) } else { Rgb([255, 255, 255]) });
+        let img = RgbImage::from_fn(200, 100, |x, _| {
+            if x < 100 {
+                Rgb([255, 0, 0])
+            } else {
+                Rgb([255, 255, 255])
+            }
+        });
         let lb = Letterbox::new(200, 100, 128);
         let t = lb.tensor(&DynamicImage::ImageRgb8(img));
         assert_eq!(t.shape, vec![1, 128, 128, 3]);

@@ -67,7 +67,10 @@ pub struct Rect {
 
 impl Rect {
     pub fn centre(&self) -> Point {
-        Point { x: self.x + self.width / 2.0, y: self.y + self.height / 2.0 }
+        Point {
+            x: self.x + self.width / 2.0,
+            y: self.y + self.height / 2.0,
+        }
     }
 
     pub fn area(&self) -> f32 {
@@ -119,9 +122,17 @@ pub struct Face {
 impl Face {
     /// A face from its box and keypoints; the roll follows from the eyes.
     pub fn new(rect: Rect, score: f32, keypoints: [Point; 6]) -> Self {
-        let (r, l) = (keypoints[Landmark::RightEye as usize], keypoints[Landmark::LeftEye as usize]);
+        let (r, l) = (
+            keypoints[Landmark::RightEye as usize],
+            keypoints[Landmark::LeftEye as usize],
+        );
         let roll = (l.y - r.y).atan2(l.x - r.x);
-        Face { rect, score, keypoints, roll }
+        Face {
+            rect,
+            score,
+            keypoints,
+            roll,
+        }
     }
 
     pub fn landmark(&self, which: Landmark) -> Point {
@@ -134,7 +145,12 @@ mod tests {
     use super::*;
 
     fn rect(x: f32, y: f32, w: f32, h: f32) -> Rect {
-        Rect { x, y, width: w, height: h }
+        Rect {
+            x,
+            y,
+            width: w,
+            height: h,
+        }
     }
 
     #[test]

@@ -87,8 +87,12 @@ pub const ANCHORS_PER_CELL: [usize; 2] = [2, 6];
 /// constants left unused are dropped. Preparing an already prepared file changes
 /// nothing. Fails with a sentence when the bytes are not a BlazeFace model.
 pub fn prepare_blazeface(bytes: &[u8]) -> Result<Vec<u8>, String> {
-    let mut model = ModelProto::decode_bytes(bytes).map_err(|e| format!("face detector model: {e}"))?;
-    let graph = model.graph.as_mut().ok_or("face detector model: no graph")?;
+    let mut model =
+        ModelProto::decode_bytes(bytes).map_err(|e| format!("face detector model: {e}"))?;
+    let graph = model
+        .graph
+        .as_mut()
+        .ok_or("face detector model: no graph")?;
 
     let has_input = graph.input.iter().any(|i| i.name == INPUT_NAME);
     let outputs: Vec<&str> = graph.output.iter().map(|o| o.name.as_str()).collect();
@@ -122,7 +126,9 @@ pub fn prepare_blazeface(bytes: &[u8]) -> Result<Vec<u8>, String> {
         }
         let name = node.name.clone();
         let (Some(shape_name), Some(out)) = (node.input.first(), node.output.first()) else {
-            return Err(format!("face detector model: ConstantOfShape `{name}` lacks an input or output"));
+            return Err(format!(
+                "face detector model: ConstantOfShape `{name}` lacks an input or output"
+            ));
         };
         let dims = constants.get(shape_name).filter(|d| d.iter().all(|&v| v >= 0)).ok_or_else(|| {
             format!("face detector model: ConstantOfShape `{name}` has no constant, valid shape input `{shape_name}`")
@@ -144,14 +150,21 @@ pub fn prepare_blazeface(bytes: &[u8]) -> Result<Vec<u8>, String> {
         .collect();
     let unused_shape = |name: &String| shape_sources.contains(name) && !used.contains(name);
     graph.initializer.retain(|t| !unused_shape(&t.name));
-    graph.node.retain(|n| !(n.op_type == "Constant" && n.output.iter().all(unused_shape)));
+    graph
+        .node
+        .retain(|n| !(n.op_type == "Constant" && n.output.iter().all(unused_shape)));
 
     Ok(model.to_bytes())
 }
 
 /// The int64 values of a `Constant` node's `value` attribute.
 fn constant_node_i64(node: &NodeProto) -> Option<Vec<i64>> {
-    node.attribute.iter().find(|a| a.name == "value")?.t.as_ref()?.i64_values()
+    node.attribute
+        .iter()
+        .find(|a| a.name == "value")?
+        .t
+        .as_ref()?
+        .i64_values()
 }
 
 /// The fill value of a `ConstantOfShape`: its one-element f32 `value`, or 0.
@@ -164,7 +177,12 @@ fn fill_value(node: &NodeProto) -> Result<f32, String> {
         .and_then(|t| t.f32_values())
         .filter(|v| v.len() == 1)
         .map(|v| v[0])
-        .ok_or_else(|| format!("face detector model: ConstantOfShape `{}` has a non-f32 value", node.name))
+        .ok_or_else(|| {
+            format!(
+                "face detector model: ConstantOfShape `{}` has a non-f32 value",
+                node.name
+            )
+        })
 }
 
 #[cfg(test)]
@@ -189,9 +207,20 @@ mod tests {
             initializer.push(shape);
         }
         let attrs = with_value
-            .map(|v| vec![AttributeProto::tensor("value", TensorProto::from_f32("", &[1], &[v]))])
+            .map(|v| {
+                vec![AttributeProto::tensor(
+                    "value",
+                    TensorProto::from_f32("", &[1], &[v]),
+                )]
+            })
             .unwrap_or_default();
-        nodes.push(NodeProto::new("ConstantOfShape", "pad", &["shape_1x2x3x3"], &["zeros"], attrs));
+        nodes.push(NodeProto::new(
+            "ConstantOfShape",
+            "pad",
+            &["shape_1x2x3x3"],
+            &["zeros"],
+            attrs,
+        ));
         nodes.push(NodeProto::new(
             "Concat",
             "cat",
@@ -199,7 +228,10 @@ mod tests {
             &["Identity:0"],
             vec![AttributeProto::int("axis", 1)],
         ));
-        let output = OUTPUT_NAMES.iter().map(|n| ValueInfoProto::f32_tensor(n, &[1, 5, 3, 3])).collect();
+        let output = OUTPUT_NAMES
+            .iter()
+            .map(|n| ValueInfoProto::f32_tensor(n, &[1, 5, 3, 3]))
+            .collect();
         ModelProto {
             ir_version: 7,
             graph: Some(GraphProto {
@@ -216,12 +248,23 @@ mod tests {
     #[test]
     fn constant_of_shape_becomes_a_zero_initializer_of_that_shape() {
         for via_constant_node in [false, true] {
-            let bytes = prepare_blazeface(&padded_model(None, via_constant_node).to_bytes()).unwrap();
+            let bytes =
+                prepare_blazeface(&padded_model(None, via_constant_node).to_bytes()).unwrap();
             let graph = ModelProto::decode_bytes(&bytes).unwrap().graph.unwrap();
-            assert!(graph.node.iter().all(|n| n.op_type != "ConstantOfShape" && n.op_type != "Constant"));
-            assert_eq!(graph.initializer.len(), 1, "the int64 shape is dropped once unused");
+            assert!(graph
+                .node
+                .iter()
+                .all(|n| n.op_type != "ConstantOfShape" && n.op_type != "Constant"));
+            assert_eq!(
+                graph.initializer.len(),
+                1,
+                "the int64 shape is dropped once unused"
+            );
             let zeros = &graph.initializer[0];
-            assert_eq!((zeros.name.as_str(), zeros.dims.as_slice()), ("zeros", &[1i64, 2, 3, 3][..]));
+            assert_eq!(
+                (zeros.name.as_str(), zeros.dims.as_slice()),
+                ("zeros", &[1i64, 2, 3, 3][..])
+            );
             assert_eq!(zeros.f32_values().unwrap(), vec![0.0; 18]);
             // Idempotent.
             assert_eq!(prepare_blazeface(&bytes).unwrap(), bytes);
@@ -247,8 +290,12 @@ mod tests {
     #[test]
     fn variants_describe_896_anchors() {
         for v in Variant::ALL {
-            let cells: usize =
-                v.strides().iter().zip(ANCHORS_PER_CELL).map(|(s, k)| (v.input_size() / s).pow(2) as usize * k).sum();
+            let cells: usize = v
+                .strides()
+                .iter()
+                .zip(ANCHORS_PER_CELL)
+                .map(|(s, k)| (v.input_size() / s).pow(2) as usize * k)
+                .sum();
             assert_eq!(cells, 896, "{v:?}");
             assert!(v.npm_path().ends_with(v.file_name()));
         }

@@ -22,8 +22,9 @@ pub fn merge(candidates: impl IntoIterator<Item = Face>) -> Vec<Face> {
         // The best is always its own group's first member, even a box that overlaps
         // nothing, not even itself (a NaN box): so every round takes one out.
         let best = left.remove(0);
-        let (mut group, rest): (Vec<Face>, Vec<Face>) =
-            left.into_iter().partition(|c| c.rect.iou(&best.rect) > IOU_THRESHOLD);
+        let (mut group, rest): (Vec<Face>, Vec<Face>) = left
+            .into_iter()
+            .partition(|c| c.rect.iou(&best.rect) > IOU_THRESHOLD);
         group.insert(0, best);
         left = rest;
         faces.push(blend(&group));
@@ -39,7 +40,9 @@ fn blend(group: &[Face]) -> Face {
     if group.len() == 1 || !(total > 0.0 && total.is_finite()) {
         return group[0].clone();
     }
-    let mean = |value: &dyn Fn(&Face) -> f32| group.iter().map(|f| value(f) * f.score).sum::<f32>() / total;
+    let mean = |value: &dyn Fn(&Face) -> f32| {
+        group.iter().map(|f| value(f) * f.score).sum::<f32>() / total
+    };
     let rect = Rect {
         x: mean(&|f| f.rect.x),
         y: mean(&|f| f.rect.y),
@@ -48,10 +51,15 @@ fn blend(group: &[Face]) -> Face {
     };
     let mut keypoints = [Point::default(); 6];
     for (k, p) in keypoints.iter_mut().enumerate() {
-        *p = Point { x: mean(&|f| f.keypoints[k].x), y: mean(&|f| f.keypoints[k].y) };
+        *p = Point {
+            x: mean(&|f| f.keypoints[k].x),
+            y: mean(&|f| f.keypoints[k].y),
+        };
     }
     let blended = Face::new(rect, group[0].score, keypoints);
-    let finite = [rect.x, rect.y, rect.width, rect.height].iter().all(|v| v.is_finite())
+    let finite = [rect.x, rect.y, rect.width, rect.height]
+        .iter()
+        .all(|v| v.is_finite())
         && keypoints.iter().all(|p| p.x.is_finite() && p.y.is_finite());
     if finite {
         blended
@@ -67,7 +75,16 @@ mod tests {
     fn face(x: f32, y: f32, side: f32, score: f32) -> Face {
         let mut kp = [Point { x, y }; 6];
         kp[1].x += side / 2.0;
-        Face::new(Rect { x, y, width: side, height: side }, score, kp)
+        Face::new(
+            Rect {
+                x,
+                y,
+                width: side,
+                height: side,
+            },
+            score,
+            kp,
+        )
     }
 
     #[test]
@@ -85,7 +102,11 @@ mod tests {
 
     #[test]
     fn distant_boxes_are_two_faces_best_first() {
-        let faces = merge([face(0.0, 0.0, 100.0, 0.7), face(300.0, 0.0, 100.0, 0.95), face(305.0, 2.0, 100.0, 0.8)]);
+        let faces = merge([
+            face(0.0, 0.0, 100.0, 0.7),
+            face(300.0, 0.0, 100.0, 0.95),
+            face(305.0, 2.0, 100.0, 0.8),
+        ]);
         assert_eq!(faces.len(), 2);
         assert_eq!((faces[0].score, faces[1].score), (0.95, 0.7));
         assert!(faces[0].rect.x > 300.0 && faces[0].rect.x < 305.0);
@@ -96,14 +117,39 @@ mod tests {
     fn any_float_merges_without_panic() {
         // A NaN or infinite box overlaps nothing, not even itself (NaN != NaN): it
         // must still come out as its own face, and nothing may panic.
-        let odd = [f32::NAN, f32::INFINITY, f32::NEG_INFINITY, f32::MAX, 0.0, -1.0];
+        let odd = [
+            f32::NAN,
+            f32::INFINITY,
+            f32::NEG_INFINITY,
+            f32::MAX,
+            0.0,
+            -1.0,
+        ];
         for &a in &odd {
             for &b in &odd {
                 let faces = merge([
-                    Face::new(Rect { x: a, y: 0.0, width: b, height: a }, 0.9, [Point { x: a, y: b }; 6]),
+                    Face::new(
+                        Rect {
+                            x: a,
+                            y: 0.0,
+                            width: b,
+                            height: a,
+                        },
+                        0.9,
+                        [Point { x: a, y: b }; 6],
+                    ),
                     face(0.0, 0.0, 100.0, 0.8),
                     face(1.0, 0.0, 100.0, b),
-                    Face::new(Rect { x: b, y: a, width: 1.0, height: 1.0 }, a, [Point::default(); 6]),
+                    Face::new(
+                        Rect {
+                            x: b,
+                            y: a,
+                            width: 1.0,
+                            height: 1.0,
+                        },
+                        a,
+                        [Point::default(); 6],
+                    ),
                 ]);
                 assert!(!faces.is_empty() && faces.len() <= 4, "{a} {b}: {faces:?}");
             }
@@ -117,7 +163,10 @@ mod tests {
     #[test]
     fn slight_overlap_below_the_threshold_keeps_both() {
         // 100x100 boxes 60 px apart: IoU 4000 / 16000 = 0.25 < 0.3.
-        assert_eq!(merge([face(0.0, 0.0, 100.0, 0.9), face(60.0, 0.0, 100.0, 0.8)]).len(), 2);
+        assert_eq!(
+            merge([face(0.0, 0.0, 100.0, 0.9), face(60.0, 0.0, 100.0, 0.8)]).len(),
+            2
+        );
         assert!(merge([]).is_empty());
     }
 }

@@ -43,7 +43,12 @@ pub fn run(args: &AverageArgs) -> Result<(), String> {
     println!("averaged {} snapshots", args.weights.len());
 
     let contract = rc.contract();
-    let (train, skipped) = data::load_split(&args.data.join("train"), &rc.labels, &contract, args.threads)?;
+    let (train, skipped) = data::load_split(
+        &args.data.join("train"),
+        &rc.labels,
+        &contract,
+        args.threads,
+    )?;
     if !skipped.is_empty() {
         eprintln!("skipped {} unreadable training files", skipped.len());
     }
@@ -54,23 +59,35 @@ pub fn run(args: &AverageArgs) -> Result<(), String> {
     let batch_size = args.batch_size.max(1);
     let batches = (0..train.len()).step_by(batch_size).map(|start| {
         let end = (start + batch_size).min(train.len());
-        let pixels: Vec<u8> = (start..end).flat_map(|i| augment.apply(train.image(i), h, w, &mut rng)).collect();
+        let pixels: Vec<u8> = (start..end)
+            .flat_map(|i| augment.apply(train.image(i), h, w, &mut rng))
+            .collect();
         training::images_tensor(&pixels, end - start, &contract)
     });
     let n = recompute_batchnorm(&vs, batches, |x| {
         let _ = net.forward_t(x, true);
     });
-    println!("BatchNorm statistics recomputed over {n} batches of {}", args.data.join("train").display());
+    println!(
+        "BatchNorm statistics recomputed over {n} batches of {}",
+        args.data.join("train").display()
+    );
 
     let (val, _) = data::load_split(&args.data.join("val"), &rc.labels, &contract, args.threads)?;
     let probs = training::predict(&net, &val, &contract, tch::Device::Cpu, false);
     let m = metrics::compute(&rc.labels, &probs, &val.labels, &val.votes);
-    println!("averaged weights on val: accuracy {:.2}%, macro-F1 {:.4}, ECE {:.3}, NLL {:.3}", m.accuracy * 100.0, m.macro_f1, m.ece, m.nll);
+    println!(
+        "averaged weights on val: accuracy {:.2}%, macro-F1 {:.4}, ECE {:.3}, NLL {:.3}",
+        m.accuracy * 100.0,
+        m.macro_f1,
+        m.ece,
+        m.nll
+    );
 
     if let Some(dir) = args.out.parent() {
         std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     }
-    vs.save(&args.out).map_err(|e| format!("{}: {e}", args.out.display()))?;
+    vs.save(&args.out)
+        .map_err(|e| format!("{}: {e}", args.out.display()))?;
     println!("wrote {}", args.out.display());
     Ok(())
 }
@@ -79,13 +96,23 @@ pub fn run(args: &AverageArgs) -> Result<(), String> {
 /// every variable, with the same shapes).
 pub fn average_into(vs: &VarStore, files: &[PathBuf]) -> Result<(), String> {
     let vars = vs.variables();
-    let mut sums: HashMap<String, Tensor> = vars.iter().map(|(k, v)| (k.clone(), v.zeros_like().to_kind(Kind::Double))).collect();
+    let mut sums: HashMap<String, Tensor> = vars
+        .iter()
+        .map(|(k, v)| (k.clone(), v.zeros_like().to_kind(Kind::Double)))
+        .collect();
     for file in files {
         let tensors: HashMap<String, Tensor> = read(file)?.into_iter().collect();
         for (name, sum) in sums.iter_mut() {
-            let t = tensors.get(name).ok_or_else(|| format!("{}: no tensor `{name}`", file.display()))?;
+            let t = tensors
+                .get(name)
+                .ok_or_else(|| format!("{}: no tensor `{name}`", file.display()))?;
             if t.size() != sum.size() {
-                return Err(format!("{}: `{name}` has shape {:?}, the network {:?}", file.display(), t.size(), sum.size()));
+                return Err(format!(
+                    "{}: `{name}` has shape {:?}, the network {:?}",
+                    file.display(),
+                    t.size(),
+                    sum.size()
+                ));
             }
             *sum += t.to_kind(Kind::Double);
         }
@@ -107,7 +134,11 @@ fn read(path: &Path) -> Result<Vec<(String, Tensor)>, String> {
 /// `batches`: each batch goes through `forward` (in training mode) from zeroed
 /// statistics, so afterwards they hold `momentum x` that batch's own statistics.
 /// Returns the number of batches.
-pub fn recompute_batchnorm(vs: &VarStore, batches: impl Iterator<Item = Tensor>, mut forward: impl FnMut(&Tensor)) -> usize {
+pub fn recompute_batchnorm(
+    vs: &VarStore,
+    batches: impl Iterator<Item = Tensor>,
+    mut forward: impl FnMut(&Tensor),
+) -> usize {
     let stats: Vec<Tensor> = vs
         .variables()
         .into_iter()
@@ -116,7 +147,10 @@ pub fn recompute_batchnorm(vs: &VarStore, batches: impl Iterator<Item = Tensor>,
         .collect();
     // The networks build their BatchNorm layers with tch's default running-average factor.
     let momentum = tch::nn::BatchNormConfig::default().momentum;
-    let mut sums: Vec<Tensor> = stats.iter().map(|t| t.zeros_like().to_kind(Kind::Double)).collect();
+    let mut sums: Vec<Tensor> = stats
+        .iter()
+        .map(|t| t.zeros_like().to_kind(Kind::Double))
+        .collect();
     let mut n = 0;
     tch::no_grad(|| {
         for x in batches {
@@ -161,7 +195,9 @@ mod tests {
 
         let other = VarStore::new(tch::Device::Cpu);
         let _ = other.root().var_copy("v", &Tensor::from_slice(&[0.0f32]));
-        assert!(average_into(&other, &files).unwrap_err().contains("no tensor `v`"));
+        assert!(average_into(&other, &files)
+            .unwrap_err()
+            .contains("no tensor `v`"));
         let _ = std::fs::remove_dir_all(&dir);
     }
 
@@ -170,7 +206,10 @@ mod tests {
         let vs = VarStore::new(tch::Device::Cpu);
         let bn = tch::nn::batch_norm1d(vs.root() / "bn", 1, Default::default());
         // Two batches of one channel: means 1 and 3, unbiased variances 2 and 8.
-        let batches = vec![Tensor::from_slice(&[0.0f32, 2.0]).view([2, 1]), Tensor::from_slice(&[1.0f32, 5.0]).view([2, 1])];
+        let batches = vec![
+            Tensor::from_slice(&[0.0f32, 2.0]).view([2, 1]),
+            Tensor::from_slice(&[1.0f32, 5.0]).view([2, 1]),
+        ];
         let n = recompute_batchnorm(&vs, batches.into_iter(), |x| {
             let _ = bn.forward_t(x, true);
         });

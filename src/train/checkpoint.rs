@@ -30,7 +30,12 @@ pub struct RunState {
 
 impl RunState {
     pub fn new() -> Self {
-        RunState { epochs_done: 0, best_accuracy: 0.0, best_epoch: 0, plateau: Plateau::new() }
+        RunState {
+            epochs_done: 0,
+            best_accuracy: 0.0,
+            best_epoch: 0,
+            plateau: Plateau::new(),
+        }
     }
 }
 
@@ -73,8 +78,19 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), String> {
     std::fs::rename(&tmp, path).map_err(|e| io_err(path, e))
 }
 
-pub fn write_config(out: &Path, cfg: &TrainConfig, spec: &ModelSpec, contract: &ModelContract) -> Result<(), String> {
-    let rc = RunConfig { train: cfg.clone(), model: spec.clone(), labels: contract.labels.clone(), mean: contract.mean, std: contract.std };
+pub fn write_config(
+    out: &Path,
+    cfg: &TrainConfig,
+    spec: &ModelSpec,
+    contract: &ModelContract,
+) -> Result<(), String> {
+    let rc = RunConfig {
+        train: cfg.clone(),
+        model: spec.clone(),
+        labels: contract.labels.clone(),
+        mean: contract.mean,
+        std: contract.std,
+    };
     let text = serde_json::to_string_pretty(&rc).map_err(|e| e.to_string())?;
     write_atomic(&out.join("config.json"), text.as_bytes())
 }
@@ -82,7 +98,13 @@ pub fn write_config(out: &Path, cfg: &TrainConfig, spec: &ModelSpec, contract: &
 /// Reads a run folder's `config.json`.
 pub fn read_run_config(run_dir: &Path) -> Result<RunConfig, String> {
     let path = run_dir.join("config.json");
-    let text = std::fs::read_to_string(&path).map_err(|e| format!("{} is not a training run folder ({})", run_dir.display(), io_err(&path, e)))?;
+    let text = std::fs::read_to_string(&path).map_err(|e| {
+        format!(
+            "{} is not a training run folder ({})",
+            run_dir.display(),
+            io_err(&path, e)
+        )
+    })?;
     serde_json::from_str(&text).map_err(|e| io_err(&path, e))
 }
 
@@ -93,11 +115,19 @@ pub fn read_config(out: &Path) -> Result<TrainConfig, String> {
 /// The last finished epoch's folder and state, if any.
 pub fn latest(out: &Path) -> Result<Option<(PathBuf, RunState)>, String> {
     let dir = out.join("ckpt");
-    let Ok(entries) = std::fs::read_dir(&dir) else { return Ok(None) };
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        return Ok(None);
+    };
     let mut epochs: Vec<PathBuf> = entries
         .filter_map(|e| e.ok())
         .map(|e| e.path())
-        .filter(|p| p.is_dir() && p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("epoch-") && !n.to_string_lossy().ends_with(".tmp")))
+        .filter(|p| {
+            p.is_dir()
+                && p.file_name().is_some_and(|n| {
+                    n.to_string_lossy().starts_with("epoch-")
+                        && !n.to_string_lossy().ends_with(".tmp")
+                })
+        })
         .collect();
     epochs.sort();
     match epochs.pop() {
@@ -111,15 +141,22 @@ pub fn latest(out: &Path) -> Result<Option<(PathBuf, RunState)>, String> {
 }
 
 /// Saves a finished epoch and removes the older ones.
-pub fn save_epoch(out: &Path, vs: &VarStore, opt: &Optimizer, run: &RunState) -> Result<(), String> {
+pub fn save_epoch(
+    out: &Path,
+    vs: &VarStore,
+    opt: &Optimizer,
+    run: &RunState,
+) -> Result<(), String> {
     let ckpt = out.join("ckpt");
     let name = format!("epoch-{:04}", run.epochs_done);
     let tmp = ckpt.join(format!("{name}.tmp"));
     let _ = std::fs::remove_dir_all(&tmp);
     std::fs::create_dir_all(&tmp).map_err(|e| io_err(&tmp, e))?;
-    vs.save(tmp.join("model.safetensors")).map_err(|e| io_err(&tmp, e))?;
+    vs.save(tmp.join("model.safetensors"))
+        .map_err(|e| io_err(&tmp, e))?;
     let state = opt.state();
-    Tensor::write_safetensors(&state, tmp.join("optim.safetensors")).map_err(|e| io_err(&tmp, e))?;
+    Tensor::write_safetensors(&state, tmp.join("optim.safetensors"))
+        .map_err(|e| io_err(&tmp, e))?;
     let text = serde_json::to_string_pretty(run).map_err(|e| e.to_string())?;
     std::fs::write(tmp.join("state.json"), text).map_err(|e| io_err(&tmp, e))?;
     let final_dir = ckpt.join(&name);
@@ -137,8 +174,10 @@ pub fn save_epoch(out: &Path, vs: &VarStore, opt: &Optimizer, run: &RunState) ->
 }
 
 pub fn load_epoch(dir: &Path, vs: &mut VarStore, opt: &mut Optimizer) -> Result<(), String> {
-    vs.load(dir.join("model.safetensors")).map_err(|e| io_err(dir, e))?;
-    let state = Tensor::read_safetensors(dir.join("optim.safetensors")).map_err(|e| io_err(dir, e))?;
+    vs.load(dir.join("model.safetensors"))
+        .map_err(|e| io_err(dir, e))?;
+    let state =
+        Tensor::read_safetensors(dir.join("optim.safetensors")).map_err(|e| io_err(dir, e))?;
     opt.load_state(state)
 }
 
@@ -170,7 +209,11 @@ pub fn load_matching(vs: &mut VarStore, path: &Path) -> Result<String, String> {
             }
         }
     });
-    let mut s = format!("initial weights from {}: {loaded} of {} model tensors loaded", path.display(), vars.len());
+    let mut s = format!(
+        "initial weights from {}: {loaded} of {} model tensors loaded",
+        path.display(),
+        vars.len()
+    );
     if !skipped.is_empty() {
         s += &format!("; not loaded: {}", skipped.join(", "));
     }
@@ -178,11 +221,17 @@ pub fn load_matching(vs: &mut VarStore, path: &Path) -> Result<String, String> {
 }
 
 /// Builds the network of a run folder and loads weights (`best` by default).
-pub fn load_net(run_dir: &Path, weights: Option<&Path>, device: tch::Device) -> Result<(VarStore, super::model::Net, RunConfig), String> {
+pub fn load_net(
+    run_dir: &Path,
+    weights: Option<&Path>,
+    device: tch::Device,
+) -> Result<(VarStore, super::model::Net, RunConfig), String> {
     let rc = read_run_config(run_dir)?;
     let mut vs = VarStore::new(device);
     let net = super::model::Net::new(&vs.root(), &rc.model);
-    let path = weights.map(Path::to_path_buf).unwrap_or_else(|| run_dir.join("best.safetensors"));
+    let path = weights
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| run_dir.join("best.safetensors"));
     vs.load(&path).map_err(|e| io_err(&path, e))?;
     Ok((vs, net, rc))
 }

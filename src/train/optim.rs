@@ -46,11 +46,30 @@ pub struct Optimizer {
 }
 
 impl Optimizer {
-    pub fn new(kind: OptimizerKind, params: Vec<Param>, momentum: f64, nesterov: bool, weight_decay: f64) -> Self {
+    pub fn new(
+        kind: OptimizerKind,
+        params: Vec<Param>,
+        momentum: f64,
+        nesterov: bool,
+        weight_decay: f64,
+    ) -> Self {
         let zeros = |p: &Param| Tensor::zeros_like(&p.tensor);
         let buf1 = params.iter().map(zeros).collect();
-        let buf2 = if kind == OptimizerKind::Adamw { params.iter().map(zeros).collect() } else { Vec::new() };
-        Optimizer { kind, momentum, nesterov, weight_decay, params, buf1, buf2, steps: 0 }
+        let buf2 = if kind == OptimizerKind::Adamw {
+            params.iter().map(zeros).collect()
+        } else {
+            Vec::new()
+        };
+        Optimizer {
+            kind,
+            momentum,
+            nesterov,
+            weight_decay,
+            params,
+            buf1,
+            buf2,
+            steps: 0,
+        }
     }
 
     pub fn zero_grad(&mut self) {
@@ -70,14 +89,26 @@ impl Optimizer {
                     continue;
                 }
                 let lr = lrs[p.group.min(lrs.len() - 1)];
-                let decay = if p.tensor.dim() > 1 { self.weight_decay } else { 0.0 };
+                let decay = if p.tensor.dim() > 1 {
+                    self.weight_decay
+                } else {
+                    0.0
+                };
                 match self.kind {
                     OptimizerKind::Sgd => {
-                        let g = if decay > 0.0 { &grad + &p.tensor * decay } else { grad };
+                        let g = if decay > 0.0 {
+                            &grad + &p.tensor * decay
+                        } else {
+                            grad
+                        };
                         let buf = &mut self.buf1[i];
                         let _ = buf.g_mul_scalar_(self.momentum);
                         let _ = buf.g_add_(&g);
-                        let update = if self.nesterov { &g + &*buf * self.momentum } else { buf.shallow_clone() };
+                        let update = if self.nesterov {
+                            &g + &*buf * self.momentum
+                        } else {
+                            buf.shallow_clone()
+                        };
                         let _ = p.tensor.g_sub_(&(update * lr));
                     }
                     OptimizerKind::Adamw => {
@@ -118,10 +149,14 @@ impl Optimizer {
         let map: BTreeMap<String, Tensor> = state.into_iter().collect();
         tch::no_grad(|| -> Result<(), String> {
             for (i, p) in self.params.iter().enumerate() {
-                let m1 = map.get(&format!("m1.{}", p.name)).ok_or_else(|| format!("optimiser state lacks {}", p.name))?;
+                let m1 = map
+                    .get(&format!("m1.{}", p.name))
+                    .ok_or_else(|| format!("optimiser state lacks {}", p.name))?;
                 self.buf1[i].copy_(m1);
                 if let Some(b) = self.buf2.get_mut(i) {
-                    let m2 = map.get(&format!("m2.{}", p.name)).ok_or_else(|| format!("optimiser state lacks {}", p.name))?;
+                    let m2 = map
+                        .get(&format!("m2.{}", p.name))
+                        .ok_or_else(|| format!("optimiser state lacks {}", p.name))?;
                     b.copy_(m2);
                 }
             }
@@ -158,7 +193,11 @@ fn null_is_minus_infinity<'de, D: serde::Deserializer<'de>>(d: D) -> Result<f64,
 
 impl Plateau {
     pub fn new() -> Self {
-        Plateau { scale: 1.0, best: f64::NEG_INFINITY, bad_epochs: 0 }
+        Plateau {
+            scale: 1.0,
+            best: f64::NEG_INFINITY,
+            bad_epochs: 0,
+        }
     }
 
     /// Records an epoch's val accuracy; divides the rate by 10 after `patience` epochs

@@ -46,9 +46,17 @@ pub struct Batch {
 /// Normalised `[n, C, H, W]` tensor from gray images, each face through the app's own
 /// [`pixels_to_input`] (so training sees exactly what the app feeds the model).
 pub fn images_tensor(pixels: &[u8], n: usize, contract: &ModelContract) -> Tensor {
-    let (c, h, w) = (contract.channels as i64, contract.height as i64, contract.width as i64);
+    let (c, h, w) = (
+        contract.channels as i64,
+        contract.height as i64,
+        contract.width as i64,
+    );
     let per = (h * w) as usize;
-    let values: Vec<f32> = pixels.chunks(per).take(n).flat_map(|face| pixels_to_input(face, contract)).collect();
+    let values: Vec<f32> = pixels
+        .chunks(per)
+        .take(n)
+        .flat_map(|face| pixels_to_input(face, contract))
+        .collect();
     Tensor::from_slice(&values).view([n as i64, c, h, w])
 }
 

@@ -15,25 +15,43 @@ use std::path::PathBuf;
 pub fn fer_tarball() -> PathBuf {
     std::env::var_os("FER_TARBALL")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/data/fer2013.tar.gz")))
+        .unwrap_or_else(|| {
+            PathBuf::from(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../shared/data/fer2013.tar.gz"
+            ))
+        })
 }
 
 /// The faces of `tests/fer-faces.txt`, in its order.
 pub fn face_list() -> Vec<&'static str> {
-    include_str!("../fer-faces.txt").lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')).collect()
+    include_str!("../fer-faces.txt")
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .collect()
 }
 
 /// Walks the tarball in its order, handing `visit` each file's path (as
 /// "train/angry/x.jpg") and a reader for its bytes, until `visit` breaks.
-pub fn try_walk_fer(mut visit: impl FnMut(&str, &mut dyn Read) -> ControlFlow<()>) -> Result<(), String> {
+pub fn try_walk_fer(
+    mut visit: impl FnMut(&str, &mut dyn Read) -> ControlFlow<()>,
+) -> Result<(), String> {
     let path = fer_tarball();
     let file = std::fs::File::open(&path).map_err(|e| {
         format!("cannot open {} ({e}): the FER2013 tarball must sit in ../shared/data (or set FER_TARBALL)", path.display())
     })?;
     let mut archive = tar::Archive::new(GzDecoder::new(file));
-    for entry in archive.entries().map_err(|e| format!("{}: {e}", path.display()))? {
+    for entry in archive
+        .entries()
+        .map_err(|e| format!("{}: {e}", path.display()))?
+    {
         let mut entry = entry.map_err(|e| format!("{}: {e}", path.display()))?;
-        let name = entry.path().map_err(|e| e.to_string())?.to_string_lossy().into_owned();
+        let name = entry
+            .path()
+            .map_err(|e| e.to_string())?
+            .to_string_lossy()
+            .into_owned();
         if visit(name.trim_start_matches("./"), &mut entry).is_break() {
             break;
         }
@@ -52,7 +70,13 @@ pub fn fer_files(names: &[&str]) -> Result<Vec<Vec<u8>>, String> {
     let mut found: Vec<Option<Vec<u8>>> = vec![None; names.len()];
     let mut failed = None;
     try_walk_fer(|path, file| {
-        let matches = |n: &&str| if n.ends_with('/') { path.starts_with(*n) && path.ends_with(".jpg") } else { *n == path };
+        let matches = |n: &&str| {
+            if n.ends_with('/') {
+                path.starts_with(*n) && path.ends_with(".jpg")
+            } else {
+                *n == path
+            }
+        };
         if let Some(i) = (0..names.len()).find(|&i| found[i].is_none() && matches(&names[i])) {
             let mut bytes = Vec::new();
             match file.read_to_end(&mut bytes) {
@@ -60,7 +84,11 @@ pub fn fer_files(names: &[&str]) -> Result<Vec<Vec<u8>>, String> {
                 Err(e) => failed = Some(format!("{path}: {e}")),
             }
         }
-        if failed.is_some() || found.iter().all(Option::is_some) { ControlFlow::Break(()) } else { ControlFlow::Continue(()) }
+        if failed.is_some() || found.iter().all(Option::is_some) {
+            ControlFlow::Break(())
+        } else {
+            ControlFlow::Continue(())
+        }
     })?;
     if let Some(e) = failed {
         return Err(e);
@@ -75,6 +103,7 @@ pub fn fer_files(names: &[&str]) -> Result<Vec<Vec<u8>>, String> {
 /// All of a file's bytes.
 pub fn read_all(file: &mut dyn Read) -> Vec<u8> {
     let mut bytes = Vec::new();
-    file.read_to_end(&mut bytes).expect("read a file from the tarball");
+    file.read_to_end(&mut bytes)
+        .expect("read a file from the tarball");
     bytes
 }

@@ -34,19 +34,32 @@ pub enum Source {
 /// The files of `sources` in order; `Err` for a folder or list that cannot be read
 /// (the walk goes on past it).
 pub fn walk(sources: Vec<Source>, labelled: bool) -> impl Iterator<Item = Result<Item, String>> {
-    sources.into_iter().flat_map(move |source| -> Box<dyn Iterator<Item = Result<Item, String>>> {
-        match source {
-            Source::Path(path) if path.is_dir() => Box::new(FolderWalk::new(path, labelled)),
-            Source::Path(path) => {
-                let relative = PathBuf::from(path.file_name().unwrap_or(path.as_os_str()));
-                Box::new(std::iter::once(Ok(Item { name: display(&path), path, label: None, relative })))
+    sources.into_iter().flat_map(
+        move |source| -> Box<dyn Iterator<Item = Result<Item, String>>> {
+            match source {
+                Source::Path(path) if path.is_dir() => Box::new(FolderWalk::new(path, labelled)),
+                Source::Path(path) => {
+                    let relative = PathBuf::from(path.file_name().unwrap_or(path.as_os_str()));
+                    Box::new(std::iter::once(Ok(Item {
+                        name: display(&path),
+                        path,
+                        label: None,
+                        relative,
+                    })))
+                }
+                Source::List(list) => match fs::File::open(&list) {
+                    Ok(file) => Box::new(ListWalk {
+                        list,
+                        lines: BufReader::new(file).lines(),
+                    }),
+                    Err(e) => Box::new(std::iter::once(Err(format!(
+                        "cannot read the list {}: {e}",
+                        list.display()
+                    )))),
+                },
             }
-            Source::List(list) => match fs::File::open(&list) {
-                Ok(file) => Box::new(ListWalk { list, lines: BufReader::new(file).lines() }),
-                Err(e) => Box::new(std::iter::once(Err(format!("cannot read the list {}: {e}", list.display())))),
-            },
-        }
-    })
+        },
+    )
 }
 
 fn display(path: &Path) -> String {
@@ -63,7 +76,12 @@ struct FolderWalk {
 
 impl FolderWalk {
     fn new(root: PathBuf, labelled: bool) -> Self {
-        FolderWalk { stack: Vec::new(), root, labelled }.started()
+        FolderWalk {
+            stack: Vec::new(),
+            root,
+            labelled,
+        }
+        .started()
     }
 
     fn started(mut self) -> Self {
@@ -87,7 +105,12 @@ impl FolderWalk {
         } else {
             None
         };
-        Ok(Item { name: display(&path), path, label, relative })
+        Ok(Item {
+            name: display(&path),
+            path,
+            label,
+            relative,
+        })
     }
 }
 
@@ -106,13 +129,21 @@ impl Iterator for FolderWalk {
                     Ok(entries) => {
                         let mut children: Vec<PathBuf> = entries
                             .filter_map(|e| e.ok().map(|e| e.path()))
-                            .filter(|p| !p.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.')))
+                            .filter(|p| {
+                                !p.file_name()
+                                    .is_some_and(|n| n.to_string_lossy().starts_with('.'))
+                            })
                             .collect();
                         children.sort();
                         children.reverse();
                         self.stack.push(children);
                     }
-                    Err(e) => return Some(Err(format!("cannot read the folder {}: {e}", path.display()))),
+                    Err(e) => {
+                        return Some(Err(format!(
+                            "cannot read the folder {}: {e}",
+                            path.display()
+                        )))
+                    }
                 }
             } else if is_picture_name(&path) {
                 return Some(self.item(path));
@@ -139,7 +170,12 @@ impl Iterator for ListWalk {
         loop {
             let line = match self.lines.next()? {
                 Ok(line) => line,
-                Err(e) => return Some(Err(format!("cannot read the list {}: {e}", self.list.display()))),
+                Err(e) => {
+                    return Some(Err(format!(
+                        "cannot read the list {}: {e}",
+                        self.list.display()
+                    )))
+                }
             };
             let line = line.trim();
             if line.is_empty() || line.starts_with('#') {
@@ -147,7 +183,12 @@ impl Iterator for ListWalk {
             }
             let path = PathBuf::from(line);
             let relative = PathBuf::from(path.file_name().unwrap_or(path.as_os_str()));
-            return Some(Ok(Item { name: line.to_string(), path, label: None, relative }));
+            return Some(Ok(Item {
+                name: line.to_string(),
+                path,
+                label: None,
+                relative,
+            }));
         }
     }
 }
@@ -164,7 +205,10 @@ impl Shard {
     pub fn parse(text: &str) -> Result<Shard, String> {
         let bad = || format!("--shard takes K/N with 1 <= K <= N, e.g. 2/8; got {text:?}");
         let (k, n) = text.split_once('/').ok_or_else(bad)?;
-        let (index, count) = (k.trim().parse().map_err(|_| bad())?, n.trim().parse().map_err(|_| bad())?);
+        let (index, count) = (
+            k.trim().parse().map_err(|_| bad())?,
+            n.trim().parse().map_err(|_| bad())?,
+        );
         if index == 0 || index > count {
             return Err(bad());
         }
@@ -195,7 +239,11 @@ mod tests {
                 assert_eq!(next, total);
             }
         }
-        assert!(Shard::parse("0/3").is_err() && Shard::parse("4/3").is_err() && Shard::parse("x").is_err());
+        assert!(
+            Shard::parse("0/3").is_err()
+                && Shard::parse("4/3").is_err()
+                && Shard::parse("x").is_err()
+        );
         assert_eq!(Shard::parse("2/3"), Ok(Shard { index: 2, count: 3 }));
     }
 }

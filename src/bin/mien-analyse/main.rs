@@ -117,14 +117,20 @@ fn run(args: Args) -> Result<bool, String> {
     };
     let sources = if let Some(dir) = &args.score {
         if !dir.is_dir() {
-            return Err(format!("--score needs a folder of <label>/<file> photos; {} is not a folder", dir.display()));
+            return Err(format!(
+                "--score needs a folder of <label>/<file> photos; {} is not a folder",
+                dir.display()
+            ));
         }
         vec![Source::Path(dir.clone())]
     } else {
         let mut sources: Vec<Source> = args.inputs.iter().cloned().map(Source::Path).collect();
         sources.extend(args.lists.iter().cloned().map(Source::List));
         if sources.is_empty() {
-            return Err("nothing to analyse: give photos, folders, --list FILE or --score DIR (see --help)".into());
+            return Err(
+                "nothing to analyse: give photos, folders, --list FILE or --score DIR (see --help)"
+                    .into(),
+            );
         }
         sources
     };
@@ -143,14 +149,20 @@ fn run(args: Args) -> Result<bool, String> {
     };
 
     let mut csv_out = open_output(&args, &labels)?;
-    let threads = args.threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())).max(1);
+    let threads = args
+        .threads
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+        .max(1);
     let progress = if args.quiet {
         ProgressBar::hidden()
     } else {
-        let bar = ProgressBar::with_draw_target(Some((end - start) as u64), ProgressDrawTarget::stderr());
+        let bar =
+            ProgressBar::with_draw_target(Some((end - start) as u64), ProgressDrawTarget::stderr());
         bar.set_style(
-            ProgressStyle::with_template("{bar:40} {pos}/{len} photos  {per_sec}  ETA {eta}  {msg}")
-                .map_err(|e| e.to_string())?,
+            ProgressStyle::with_template(
+                "{bar:40} {pos}/{len} photos  {per_sec}  ETA {eta}  {msg}",
+            )
+            .map_err(|e| e.to_string())?,
         );
         bar
     };
@@ -159,16 +171,28 @@ fn run(args: Args) -> Result<bool, String> {
     let mut failed_files = 0usize;
     let (mut photos, mut faces) = (0usize, 0usize);
     let started = Instant::now();
-    let mut walk = inputs::walk(sources, labelled).enumerate().skip(start).take(end - start);
+    let mut walk = inputs::walk(sources, labelled)
+        .enumerate()
+        .skip(start)
+        .take(end - start);
     loop {
-        let chunk: Vec<Result<Item, String>> = walk.by_ref().take(threads * CHUNK_PER_THREAD).map(|(_, i)| i).collect();
+        let chunk: Vec<Result<Item, String>> = walk
+            .by_ref()
+            .take(threads * CHUNK_PER_THREAD)
+            .map(|(_, i)| i)
+            .collect();
         if chunk.is_empty() {
             break;
         }
         let todo: Vec<(usize, &Item)> = chunk
             .iter()
             .enumerate()
-            .filter_map(|(i, item)| item.as_ref().ok().filter(|it| !done.contains(&it.name)).map(|it| (i, it)))
+            .filter_map(|(i, item)| {
+                item.as_ref()
+                    .ok()
+                    .filter(|it| !done.contains(&it.name))
+                    .map(|it| (i, it))
+            })
             .collect();
         let outcomes = analyse_all(&models, &todo, options, threads);
         let mut outcomes = outcomes.into_iter().peekable();
@@ -194,13 +218,25 @@ fn run(args: Args) -> Result<bool, String> {
             match &outcome {
                 Outcome::Failed(why) => {
                     failed_files += 1;
-                    text += &line(&Row::failed(&item.name, why), &labels, None, &format!("error: {why}"), None);
+                    text += &line(
+                        &Row::failed(&item.name, why),
+                        &labels,
+                        None,
+                        &format!("error: {why}"),
+                        None,
+                    );
                     if let Some(t) = truth {
                         score.failed(t);
                     }
                 }
                 Outcome::Read(found) if found.faces.is_empty() => {
-                    text += &line(&Row::no_face(&item.name), &labels, None, Found::None.status(), None);
+                    text += &line(
+                        &Row::no_face(&item.name),
+                        &labels,
+                        None,
+                        Found::None.status(),
+                        None,
+                    );
                     if let Some(t) = truth {
                         score.no_face(t);
                     }
@@ -209,15 +245,27 @@ fn run(args: Args) -> Result<bool, String> {
                     faces += found.faces.len();
                     for (n, face) in found.faces.iter().enumerate() {
                         let row = Row::face(&item.name, n + 1, &face.emotions, &labels);
-                        text += &line(&row, &labels, Some(face.rect), found.found.status(), Some(face.classify_ms));
+                        text += &line(
+                            &row,
+                            &labels,
+                            Some(face.rect),
+                            found.found.status(),
+                            Some(face.classify_ms),
+                        );
                     }
                     if let Some(t) = truth {
                         let main = main_face(found);
-                        let fractions = found.faces[main].emotions.shares.iter().map(|s| s.fraction).collect();
+                        let fractions = found.faces[main]
+                            .emotions
+                            .shares
+                            .iter()
+                            .map(|s| s.fraction)
+                            .collect();
                         score.read(t, fractions, found.found == Found::Whole);
                     }
                     if let Some(dir) = &args.save_inputs {
-                        save_inputs(dir, item, found, labelled).map_err(|e| format!("--save-inputs: {e}"))?;
+                        save_inputs(dir, item, found, labelled)
+                            .map_err(|e| format!("--save-inputs: {e}"))?;
                     }
                 }
             }
@@ -250,7 +298,10 @@ fn run(args: Args) -> Result<bool, String> {
             print!("{text}");
         }
         if let Some(dir) = &args.report {
-            let title = args.score.as_ref().map_or(String::new(), |d| d.display().to_string());
+            let title = args
+                .score
+                .as_ref()
+                .map_or(String::new(), |d| d.display().to_string());
             summary.write(dir, &labels, &title)?;
         }
     }
@@ -258,8 +309,8 @@ fn run(args: Args) -> Result<bool, String> {
 }
 
 fn load_models(args: &Args) -> Result<CpuModels, String> {
-    let classifier =
-        fs::read(&args.model).map_err(|e| format!("cannot read the model {}: {e}", args.model.display()))?;
+    let classifier = fs::read(&args.model)
+        .map_err(|e| format!("cannot read the model {}: {e}", args.model.display()))?;
     let folder = match &args.blazeface {
         Some(dir) => dir.clone(),
         None => {
@@ -278,11 +329,15 @@ fn load_models(args: &Args) -> Result<CpuModels, String> {
     };
     let read = |variant: Variant| {
         let path = folder.join(variant.file_name());
-        fs::read(&path).map_err(|e| format!("cannot read the face detector {}: {e}", path.display()))
+        fs::read(&path)
+            .map_err(|e| format!("cannot read the face detector {}: {e}", path.display()))
     };
     let (back, front) = (read(Variant::Back)?, read(Variant::Front)?);
-    CpuModels::load(&classifier, &[(Variant::Back, &back), (Variant::Front, &front)])
-        .map_err(|e| format!("{}: {e}", args.model.display()))
+    CpuModels::load(
+        &classifier,
+        &[(Variant::Back, &back), (Variant::Front, &front)],
+    )
+    .map_err(|e| format!("{}: {e}", args.model.display()))
 }
 /// Every folder right under a scored folder must name one of the model's labels.
 fn check_label_folders(dir: &Path, map: &LabelMap) -> Result<(), String> {
@@ -291,19 +346,28 @@ fn check_label_folders(dir: &Path, map: &LabelMap) -> Result<(), String> {
     for entry in entries.flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
         if entry.path().is_dir() && !name.starts_with('.') {
-            map.index(&name).map_err(|e| format!("{}: {e}", dir.display()))?;
+            map.index(&name)
+                .map_err(|e| format!("{}: {e}", dir.display()))?;
             any = true;
         }
     }
     if any {
         Ok(())
     } else {
-        Err(format!("{} has no label folders (<folder>/<label>/<file>)", dir.display()))
+        Err(format!(
+            "{} has no label folders (<folder>/<label>/<file>)",
+            dir.display()
+        ))
     }
 }
 
 /// Reads the files, `threads` at a time; results in the order given.
-fn analyse_all(models: &CpuModels, todo: &[(usize, &Item)], options: Options, threads: usize) -> Vec<(usize, Outcome)> {
+fn analyse_all(
+    models: &CpuModels,
+    todo: &[(usize, &Item)],
+    options: Options,
+    threads: usize,
+) -> Vec<(usize, Outcome)> {
     let next = AtomicUsize::new(0);
     let results = Mutex::new(Vec::with_capacity(todo.len()));
     std::thread::scope(|scope| {
@@ -312,7 +376,10 @@ fn analyse_all(models: &CpuModels, todo: &[(usize, &Item)], options: Options, th
                 let k = next.fetch_add(1, Ordering::Relaxed);
                 let Some(&(i, item)) = todo.get(k) else { break };
                 let outcome = analyse(models, &item.path, options);
-                results.lock().unwrap_or_else(|e| e.into_inner()).push((i, outcome));
+                results
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push((i, outcome));
             });
         }
     });
@@ -327,7 +394,10 @@ fn analyse(models: &CpuModels, path: &Path, options: Options) -> Outcome {
     let bytes = match fs::metadata(path) {
         Ok(meta) if !meta.is_file() => return Outcome::Failed("This is not a file.".into()),
         Ok(meta) if meta.len() > limits.max_file_bytes as u64 => {
-            let error = DecodeError::FileTooLarge { bytes: meta.len() as usize, limit: limits.max_file_bytes };
+            let error = DecodeError::FileTooLarge {
+                bytes: meta.len() as usize,
+                limit: limits.max_file_bytes,
+            };
             return Outcome::Failed(error.to_string());
         }
         Ok(_) => match fs::read(path) {
@@ -350,7 +420,12 @@ fn analyse(models: &CpuModels, path: &Path, options: Options) -> Outcome {
 /// The face a labelled photo is about: the largest.
 fn main_face(found: &Faces) -> usize {
     (0..found.faces.len())
-        .max_by(|&a, &b| found.faces[a].rect.area().total_cmp(&found.faces[b].rect.area()))
+        .max_by(|&a, &b| {
+            found.faces[a]
+                .rect
+                .area()
+                .total_cmp(&found.faces[b].rect.area())
+        })
         .unwrap_or(0)
 }
 
@@ -358,7 +433,13 @@ fn main_face(found: &Faces) -> usize {
 const EXTRA_HEADER: &str = ",x,y,width,height,status,face_ms";
 
 /// A CSV line: the app's row, then [`EXTRA_HEADER`]'s columns.
-fn line(row: &Row, labels: &[String], rect: Option<mien::face::Rect>, status: &str, ms: Option<f64>) -> String {
+fn line(
+    row: &Row,
+    labels: &[String],
+    rect: Option<mien::face::Rect>,
+    status: &str,
+    ms: Option<f64>,
+) -> String {
     let mut out = row.line(labels);
     match rect {
         Some(r) => out += &format!(",{:.1},{:.1},{:.1},{:.1}", r.x, r.y, r.width, r.height),
@@ -384,12 +465,17 @@ fn open_output(args: &Args, labels: &[String]) -> Result<Option<Box<dyn Write>>,
     };
     let Some(path) = path else {
         let mut out = io::stdout().lock();
-        out.write_all(header.as_bytes()).map_err(|e| e.to_string())?;
+        out.write_all(header.as_bytes())
+            .map_err(|e| e.to_string())?;
         return Ok(Some(Box::new(out)));
     };
     let fail = |e: io::Error| format!("cannot write {}: {e}", path.display());
     let mut file = if args.resume {
-        fs::OpenOptions::new().create(true).append(true).open(path).map_err(fail)?
+        fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .map_err(fail)?
     } else {
         fs::File::create(path).map_err(fail)?
     };
@@ -404,7 +490,9 @@ fn open_output(args: &Args, labels: &[String]) -> Result<Option<Box<dyn Write>>,
 /// incomplete: that file is analysed again.
 fn resume_point(out: &Path) -> Result<std::collections::HashSet<String>, String> {
     let fail = |e: io::Error| format!("cannot resume from {}: {e}", out.display());
-    let Ok(file) = fs::File::open(out) else { return Ok(Default::default()) };
+    let Ok(file) = fs::File::open(out) else {
+        return Ok(Default::default());
+    };
     // (offset, line) of every line.
     let mut lines: Vec<(u64, String)> = Vec::new();
     let mut offset = 0u64;
@@ -424,14 +512,26 @@ fn resume_point(out: &Path) -> Result<std::collections::HashSet<String>, String>
     }
     if lines.len() > 1 {
         let last = csv::first_field(&lines[lines.len() - 1].1);
-        while lines.len() > 1 && lines.last().is_some_and(|(_, l)| csv::first_field(l) == last) {
+        while lines.len() > 1
+            && lines
+                .last()
+                .is_some_and(|(_, l)| csv::first_field(l) == last)
+        {
             keep = lines.pop().map_or(keep, |(o, _)| o);
         }
     }
     if keep < offset {
-        fs::OpenOptions::new().write(true).open(out).and_then(|f| f.set_len(keep)).map_err(fail)?;
+        fs::OpenOptions::new()
+            .write(true)
+            .open(out)
+            .and_then(|f| f.set_len(keep))
+            .map_err(fail)?;
     }
-    Ok(lines.iter().skip(1).map(|(_, l)| csv::first_field(l.trim_end())).collect())
+    Ok(lines
+        .iter()
+        .skip(1)
+        .map(|(_, l)| csv::first_field(l.trim_end()))
+        .collect())
 }
 
 /// Each face's model input as a gray PNG.
@@ -442,7 +542,11 @@ fn save_inputs(dir: &Path, item: &Item, found: &Faces, labelled: bool) -> Result
     } else {
         (0..found.faces.len())
             .map(|n| {
-                let name = format!("{}-face{}.png", stem.file_name().unwrap_or_default().to_string_lossy(), n + 1);
+                let name = format!(
+                    "{}-face{}.png",
+                    stem.file_name().unwrap_or_default().to_string_lossy(),
+                    n + 1
+                );
                 (n, dir.join(stem.with_file_name(name)))
             })
             .collect()
@@ -452,9 +556,12 @@ fn save_inputs(dir: &Path, item: &Item, found: &Faces, labelled: bool) -> Result
             continue;
         };
         if let Some(parent) = path.parent() {
-            fs::create_dir_all(parent).map_err(|e| format!("cannot make {}: {e}", parent.display()))?;
+            fs::create_dir_all(parent)
+                .map_err(|e| format!("cannot make {}: {e}", parent.display()))?;
         }
-        input.save(&path).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        input
+            .save(&path)
+            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
     }
     Ok(())
 }

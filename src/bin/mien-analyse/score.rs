@@ -24,7 +24,10 @@ const SYNONYMS: [&[&str]; 8] = [
 /// A name's canonical spelling (lower case, synonyms folded).
 fn canonical(name: &str) -> String {
     let name = name.trim().to_lowercase();
-    SYNONYMS.iter().find(|group| group.contains(&name.as_str())).map_or(name, |group| group[0].to_string())
+    SYNONYMS
+        .iter()
+        .find(|group| group.contains(&name.as_str()))
+        .map_or(name, |group| group[0].to_string())
 }
 
 /// Which model label a folder name means.
@@ -35,15 +38,28 @@ pub struct LabelMap {
 
 impl LabelMap {
     pub fn new(labels: &[String]) -> Self {
-        let by_canonical = labels.iter().enumerate().map(|(i, l)| (canonical(l), i)).collect();
-        LabelMap { labels: labels.to_vec(), by_canonical }
+        let by_canonical = labels
+            .iter()
+            .enumerate()
+            .map(|(i, l)| (canonical(l), i))
+            .collect();
+        LabelMap {
+            labels: labels.to_vec(),
+            by_canonical,
+        }
     }
 
     /// The model label index of a folder name, or why there is none.
     pub fn index(&self, folder: &str) -> Result<usize, String> {
-        self.by_canonical.get(&canonical(folder)).copied().ok_or_else(|| {
-            format!("the folder name {folder:?} matches none of the model's labels ({})", self.labels.join(", "))
-        })
+        self.by_canonical
+            .get(&canonical(folder))
+            .copied()
+            .ok_or_else(|| {
+                format!(
+                    "the folder name {folder:?} matches none of the model's labels ({})",
+                    self.labels.join(", ")
+                )
+            })
     }
 }
 
@@ -87,8 +103,20 @@ pub struct Summary {
 
 impl Score {
     pub fn new(labels: &[String]) -> Self {
-        let tallies = labels.iter().map(|l| ClassTally { class: l.clone(), ..ClassTally::default() }).collect();
-        Score { labels: labels.to_vec(), tallies, whole: 0, probs: Vec::new(), truth: Vec::new() }
+        let tallies = labels
+            .iter()
+            .map(|l| ClassTally {
+                class: l.clone(),
+                ..ClassTally::default()
+            })
+            .collect();
+        Score {
+            labels: labels.to_vec(),
+            tallies,
+            whole: 0,
+            probs: Vec::new(),
+            truth: Vec::new(),
+        }
     }
 
     /// A photo of class `truth` read as `fractions` (label order).
@@ -114,7 +142,11 @@ impl Score {
     pub fn summary(&self) -> Summary {
         let mut per_class = self.tallies.clone();
         for t in &mut per_class {
-            t.recall = if t.photos > 0 { t.correct as f64 / t.photos as f64 } else { 0.0 };
+            t.recall = if t.photos > 0 {
+                t.correct as f64 / t.photos as f64
+            } else {
+                0.0
+            };
         }
         let photos: usize = per_class.iter().map(|t| t.photos).sum();
         let correct: usize = per_class.iter().map(|t| t.correct).sum();
@@ -124,7 +156,11 @@ impl Score {
             no_face: per_class.iter().map(|t| t.no_face).sum(),
             failed: per_class.iter().map(|t| t.failed).sum(),
             read_whole: self.whole,
-            accuracy: if photos > 0 { correct as f64 / photos as f64 } else { 0.0 },
+            accuracy: if photos > 0 {
+                correct as f64 / photos as f64
+            } else {
+                0.0
+            },
             per_class,
             read: metrics::compute(&self.labels, &self.probs, &self.truth, &votes),
         }
@@ -154,7 +190,14 @@ impl Summary {
         );
         let _ = writeln!(s, "\nclass        photos  no face  recall (all photos)");
         for t in &self.per_class {
-            let _ = writeln!(s, "{:<12} {:>6}  {:>7}  {:>6.2}%", t.class, t.photos, t.no_face, t.recall * 100.0);
+            let _ = writeln!(
+                s,
+                "{:<12} {:>6}  {:>7}  {:>6.2}%",
+                t.class,
+                t.photos,
+                t.no_face,
+                t.recall * 100.0
+            );
         }
         let _ = writeln!(s, "\nOn the {} photos read:", self.read.images);
         s + &self.read.report(labels)
@@ -174,7 +217,12 @@ impl Summary {
             self.photos,
             self.no_face
         );
-        mien::plots::confusion_png(&dir.join("confusion.png"), labels, &self.read.confusion, &title)
+        mien::plots::confusion_png(
+            &dir.join("confusion.png"),
+            labels,
+            &self.read.confusion,
+            &title,
+        )
     }
 }
 
@@ -184,8 +232,12 @@ mod tests {
 
     #[test]
     fn folder_names_match_model_labels_through_synonyms() {
-        let labels: Vec<String> =
-            ["angry", "disgust", "fear", "happy", "neutral", "sad", "surprise"].iter().map(|s| s.to_string()).collect();
+        let labels: Vec<String> = [
+            "angry", "disgust", "fear", "happy", "neutral", "sad", "surprise",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
         let map = LabelMap::new(&labels);
         assert_eq!(map.index("Anger"), Ok(0));
         assert_eq!(map.index("happiness"), Ok(3));
@@ -204,7 +256,10 @@ mod tests {
         score.no_face(1);
         score.read(1, vec![0.6, 0.4], true);
         let s = score.summary();
-        assert_eq!((s.photos, s.no_face, s.read_whole, s.read.images), (4, 1, 1, 3));
+        assert_eq!(
+            (s.photos, s.no_face, s.read_whole, s.read.images),
+            (4, 1, 1, 3)
+        );
         assert!((s.accuracy - 0.5).abs() < 1e-12);
         assert!((s.per_class[1].recall - 1.0 / 3.0).abs() < 1e-12);
     }

@@ -166,13 +166,16 @@ function csvFields(line) {
   return fields;
 }
 
-/** The CSV of `mien-analyse` (built here if missing) for these files, in this order. */
+/**
+ * The CSV of `mien-analyse` for these files, in this order. Always built here with
+ * the default features (a no-op when up to date): a binary left by
+ * `cargo test --features train` links libtorch, which only the trainer's environment
+ * can load, and users run the command without it.
+ */
 function nativeCsv(files) {
   const bin = resolve(process.env.CARGO_TARGET_DIR ?? 'target', 'debug', 'mien-analyse');
-  if (!existsSync(bin)) {
-    const built = spawnSync('cargo', ['build', '--quiet', '--bin', 'mien-analyse'], { stdio: 'inherit' });
-    expect(built.status === 0, 'cargo build --bin mien-analyse failed');
-  }
+  const built = spawnSync('cargo', ['build', '--quiet', '--bin', 'mien-analyse'], { stdio: 'inherit' });
+  expect(built.status === 0, 'cargo build --bin mien-analyse failed');
   const dir = mkdtempSync(join(tmpdir(), 'mien-native-'));
   try {
     const paths = files.map(([name, bytes]) => {

@@ -534,28 +534,45 @@ pub fn export(args: &ExportArgs) -> Result<(), String> {
         tract
     };
     if let Some(val) = &args.val {
-        let classes = data::list_classes(val)?;
-        let (ds, _) = data::load_split(val, &classes, &contract, args.threads.max(1))?;
-        let probs = classify_all(&Classifier::Onnx(tract), &ds, &contract, Tta::None)?;
-        let m = metrics::compute(&classes, &probs, &ds.labels, &ds.votes);
-        println!(
-            "exported model on {}: accuracy {:.2}%, macro-F1 {:.4}",
-            val.display(),
-            m.accuracy * 100.0,
-            m.macro_f1
-        );
-        contract.val_accuracy = Some(m.accuracy as f32);
-        contract.val_macro_f1 = Some(m.macro_f1 as f32);
+        measure_on_val(tract, val, &mut contract, args.threads, "exported model")?;
         contract.write_to(&mut model);
     }
-    if let Some(dir) = args.out.parent() {
+    write_model(&model, &args.out)
+}
+
+/// Measures `model` on a val split through the native path and records the
+/// accuracy and macro-F1 in `contract` (they go into the file's metadata).
+fn measure_on_val(
+    model: CpuModel,
+    val: &Path,
+    contract: &mut ModelContract,
+    threads: usize,
+    what: &str,
+) -> Result<(), String> {
+    let classes = data::list_classes(val)?;
+    let (ds, _) = data::load_split(val, &classes, contract, threads.max(1))?;
+    let probs = classify_all(&Classifier::Onnx(model), &ds, contract, Tta::None)?;
+    let m = metrics::compute(&classes, &probs, &ds.labels, &ds.votes);
+    println!(
+        "{what} on {}: accuracy {:.2}%, macro-F1 {:.4}",
+        val.display(),
+        m.accuracy * 100.0,
+        m.macro_f1
+    );
+    contract.val_accuracy = Some(m.accuracy as f32);
+    contract.val_macro_f1 = Some(m.macro_f1 as f32);
+    Ok(())
+}
+
+fn write_model(model: &crate::onnx::ModelProto, out: &Path) -> Result<(), String> {
+    if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     }
     let bytes = model.to_bytes();
-    std::fs::write(&args.out, &bytes).map_err(|e| format!("{}: {e}", args.out.display()))?;
+    std::fs::write(out, &bytes).map_err(|e| format!("{}: {e}", out.display()))?;
     println!(
         "wrote {} ({:.1} MB)",
-        args.out.display(),
+        out.display(),
         bytes.len() as f64 / 1e6
     );
     Ok(())
@@ -597,30 +614,17 @@ pub fn update_contract(args: &UpdateContractArgs) -> Result<(), String> {
         contract.model_version = version.clone();
     }
     if let Some(val) = &args.val {
-        let classes = data::list_classes(val)?;
-        let (ds, _) = data::load_split(val, &classes, &contract, args.threads.max(1))?;
-        let clf = Classifier::Onnx(CpuModel::load(&bytes)?);
-        let probs = classify_all(&clf, &ds, &contract, Tta::None)?;
-        let m = metrics::compute(&classes, &probs, &ds.labels, &ds.votes);
-        println!(
-            "{} on {}: accuracy {:.2}%, macro-F1 {:.4}",
-            args.model.display(),
-            val.display(),
-            m.accuracy * 100.0,
-            m.macro_f1
-        );
-        contract.val_accuracy = Some(m.accuracy as f32);
-        contract.val_macro_f1 = Some(m.macro_f1 as f32);
+        let what = args.model.display().to_string();
+        measure_on_val(
+            CpuModel::load(&bytes)?,
+            val,
+            &mut contract,
+            args.threads,
+            &what,
+        )?;
     }
     contract.write_to(&mut model);
-    let out = model.to_bytes();
-    std::fs::write(&args.out, &out).map_err(|e| format!("{}: {e}", args.out.display()))?;
-    println!(
-        "wrote {} ({:.1} MB)",
-        args.out.display(),
-        out.len() as f64 / 1e6
-    );
-    Ok(())
+    write_model(&model, &args.out)
 }
 
 /// Logits of libtorch's eval-mode forward pass for one input (with the contract's

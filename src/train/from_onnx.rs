@@ -20,7 +20,9 @@ use tch::{Kind, Tensor};
 /// `calibration` (a batch of normalised inputs, `[N, C, H, W]`). Returns a sentence
 /// saying what was loaded.
 pub fn init_from_onnx(net: &Net, bytes: &[u8], calibration: &Tensor) -> Result<String, String> {
-    let model = ModelProto::decode_bytes(bytes).map_err(|e| format!("--init-onnx: {e}"))?;
+    let mut model = ModelProto::decode_bytes(bytes).map_err(|e| format!("--init-onnx: {e}"))?;
+    // Exported files store float16 weights behind Casts: read them as float32.
+    crate::float16::expand_float16(&mut model).map_err(|e| format!("--init-onnx: {e}"))?;
     let contract = ModelContract::read_from(&model).map_err(|e| format!("--init-onnx: {e}"))?;
     let graph = model
         .graph

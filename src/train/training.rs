@@ -271,11 +271,13 @@ pub fn train(cfg: &TrainConfig) -> Result<f64, String> {
     let spec = cfg.model_spec(classes.len());
     let mut vs = nn::VarStore::new(device);
     let mut net = Net::new(&vs.root(), &spec);
-    if let Some(init) = &cfg.init {
+    // A resumed run takes its weights from its checkpoint, so the initial ones are skipped.
+    let fresh = state.is_none();
+    if let Some(init) = cfg.init.as_ref().filter(|_| fresh) {
         let report = checkpoint::load_matching(&mut vs, init)?;
         eprintln!("{report}");
     }
-    if let Some(path) = &cfg.init_onnx {
+    if let Some(path) = cfg.init_onnx.as_ref().filter(|_| fresh) {
         let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
         // Calibration faces spread over the training set, unaugmented.
         let n = train_ds.len().min(512);

@@ -242,6 +242,139 @@ impl ModelContract {
     }
 }
 
+/// Most labels a chosen model may have: each gets a bar, a table column and a CSV
+/// column, so a few dozen at most stay readable.
+pub const MAX_LABELS: usize = 32;
+
+/// Why a model file someone chose cannot be used, in a sentence for the page.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ModelFileError {
+    /// The bytes are not an ONNX model at all.
+    NotOnnx(String),
+    /// An ONNX model, but not a mien expression model (no or broken `mien.*` metadata).
+    NotMien(ContractError),
+    /// A mien model whose graph the app cannot run as its metadata says.
+    Unsupported(String),
+}
+
+impl std::fmt::Display for ModelFileError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ModelFileError::NotOnnx(why) => write!(
+                f,
+                "This file is not an ONNX model ({why}). Choose a classifier exported by \
+                 `mien-train export`."
+            ),
+            ModelFileError::NotMien(why) => write!(
+                f,
+                "This ONNX file is not a mien expression model: {}. Choose a classifier \
+                 exported by `mien-train export`.",
+                why.0
+            ),
+            ModelFileError::Unsupported(why) => {
+                write!(f, "mien cannot run this model: {why}.")
+            }
+        }
+    }
+}
+
+impl std::error::Error for ModelFileError {}
+
+impl ModelContract {
+    /// Reads a classifier file someone chose and checks that the app can run it: an
+    /// ONNX model, with mien's contract in its metadata, whose graph has the one input
+    /// and the output the contract names, with the shapes it states (where the graph
+    /// declares them), and at most [`MAX_LABELS`] distinct labels.
+    pub fn from_model_file(bytes: &[u8]) -> Result<Self, ModelFileError> {
+        let model =
+            ModelProto::decode_bytes(bytes).map_err(|e| ModelFileError::NotOnnx(e.to_string()))?;
+        let contract = Self::read_from(&model).map_err(ModelFileError::NotMien)?;
+        contract.check_graph(&model)?;
+        Ok(contract)
+    }
+
+    /// Checks `model`'s graph against this contract (see [`Self::from_model_file`]).
+    pub fn check_graph(&self, model: &ModelProto) -> Result<(), ModelFileError> {
+        let unsupported = |why: String| Err(ModelFileError::Unsupported(why));
+        if self.labels.len() > MAX_LABELS {
+            return unsupported(format!(
+                "it has {} labels, and mien shows at most {MAX_LABELS}",
+                self.labels.len()
+            ));
+        }
+        let mut seen = std::collections::HashSet::new();
+        if let Some(twice) = self.labels.iter().find(|l| !seen.insert(l.as_str())) {
+            return unsupported(format!("its label \"{twice}\" appears twice"));
+        }
+        let Some(graph) = model.graph.as_ref() else {
+            return unsupported("it has no graph".into());
+        };
+        // Older files list their weights among the inputs too.
+        let inputs: Vec<_> = graph
+            .input
+            .iter()
+            .filter(|i| !graph.initializer.iter().any(|w| w.name == i.name))
+            .collect();
+        let Some(input) = inputs.iter().find(|i| i.name == self.input_name) else {
+            return unsupported(format!(
+                "its graph has no input `{}`, the one its metadata names",
+                self.input_name
+            ));
+        };
+        if inputs.len() > 1 {
+            return unsupported(format!(
+                "its graph takes {} inputs, and mien gives it one face",
+                inputs.len()
+            ));
+        }
+        let shape_text = |s: &[i64]| {
+            s.iter()
+                .map(|d| d.to_string())
+                .collect::<Vec<_>>()
+                .join(" × ")
+        };
+        let tensor_type = input.r#type.as_ref().and_then(|t| t.tensor_type.as_ref());
+        if let Some(t) = tensor_type {
+            if t.elem_type != crate::onnx::FLOAT {
+                return unsupported(format!("its input `{}` is not float32", input.name));
+            }
+        }
+        let wanted: Vec<i64> = self.input_shape().iter().map(|&d| d as i64).collect();
+        if let Some(dims) = tensor_type.and_then(|t| t.shape.as_ref()).map(|s| &s.dim) {
+            let fits = dims.len() == 4
+                && dims
+                    .iter()
+                    .zip(&wanted)
+                    .all(|(d, &w)| d.dim_value.is_none_or(|v| v == w));
+            if !fits {
+                let declared: Vec<i64> = dims.iter().map(|d| d.dim_value.unwrap_or(-1)).collect();
+                return unsupported(format!(
+                    "its input is {} but its metadata says {}",
+                    shape_text(&declared),
+                    shape_text(&wanted)
+                ));
+            }
+        }
+        let Some(output) = graph.output.iter().find(|o| o.name == self.output_name) else {
+            return unsupported(format!(
+                "its graph has no output `{}`, the one its metadata names",
+                self.output_name
+            ));
+        };
+        if let Some(shape) = output.static_shape() {
+            let numbers: i64 = shape.iter().product();
+            if numbers != self.labels.len() as i64 {
+                return unsupported(format!(
+                    "its output `{}` gives {numbers} numbers for its {} labels",
+                    output.name,
+                    self.labels.len()
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
 /// A fixed, deterministic input (a smooth pattern spanning the normalised range) whose
 /// logits the exporter stores in the file, so a runtime can check its own numbers.
 pub fn self_test_input(contract: &ModelContract) -> Vec<f32> {
@@ -312,6 +445,141 @@ mod tests {
         assert!(err.to_string().contains("mien.input_shape"), "{err}");
         model.set_metadata(keys::INPUT_SHAPE, "1,2,48,48");
         assert!(ModelContract::read_from(&model).is_err());
+    }
+
+    /// The 8 FER+ classes on a 40 x 40 input: another model than the shipped one.
+    fn ferplus() -> ModelContract {
+        let mut c = ModelContract::new(1, 40, 40);
+        c.labels = "anger,contempt,disgust,fear,happiness,neutral,sadness,surprise"
+            .split(',')
+            .map(String::from)
+            .collect();
+        c
+    }
+
+    #[test]
+    fn a_chosen_model_file_is_read_and_checked() {
+        let contract = ferplus();
+        let bytes = crate::example_model::random_classifier(&contract, 3).to_bytes();
+        let read = ModelContract::from_model_file(&bytes).unwrap();
+        assert_eq!(read, contract);
+        assert_eq!(read.labels.len(), 8);
+        assert_eq!(read.input_shape(), [1, 1, 40, 40]);
+    }
+
+    #[test]
+    fn bytes_that_are_not_onnx_are_a_sentence() {
+        for bytes in [&b"name,value\n1,2\n"[..], &[], &[0xff; 64]] {
+            let err = ModelContract::from_model_file(bytes).unwrap_err();
+            assert!(matches!(err, ModelFileError::NotOnnx(_)), "{err:?}");
+            assert!(
+                err.to_string()
+                    .starts_with("This file is not an ONNX model"),
+                "{err}"
+            );
+        }
+    }
+
+    #[test]
+    fn onnx_without_mien_metadata_is_not_a_mien_model() {
+        let mut model = crate::example_model::random_classifier(&ferplus(), 3);
+        model.metadata_props.clear();
+        let err = ModelContract::from_model_file(&model.to_bytes()).unwrap_err();
+        assert!(matches!(err, ModelFileError::NotMien(_)), "{err:?}");
+        let text = err.to_string();
+        assert!(text.contains("not a mien expression model"), "{text}");
+        assert!(text.contains("mien.labels"), "{text}");
+    }
+
+    #[test]
+    fn shapes_the_app_cannot_run_are_refused() {
+        let refused = |model: &ModelProto, words: &str| {
+            let err = ModelContract::from_model_file(&model.to_bytes()).unwrap_err();
+            assert!(matches!(err, ModelFileError::Unsupported(_)), "{err:?}");
+            assert!(err.to_string().contains(words), "{err} lacks {words:?}");
+        };
+        let base = crate::example_model::random_classifier(&ferplus(), 3);
+
+        // The graph's input is 48 x 48, its metadata says 40 x 40.
+        let mut model = base.clone();
+        let graph = model.graph.as_mut().unwrap();
+        graph.input[0] = crate::onnx::ValueInfoProto::f32_tensor("input", &[1, 1, 48, 48]);
+        refused(
+            &model,
+            "1 × 1 × 48 × 48 but its metadata says 1 × 1 × 40 × 40",
+        );
+
+        // Eight labels, seven logits.
+        let mut model = base.clone();
+        model.graph.as_mut().unwrap().output[0] =
+            crate::onnx::ValueInfoProto::f32_tensor("logits", &[1, 7]);
+        refused(&model, "gives 7 numbers for its 8 labels");
+
+        // A metadata input name the graph does not have.
+        let mut model = base.clone();
+        model.set_metadata(keys::INPUT_NAME, "image");
+        refused(&model, "no input `image`");
+
+        // A second input the app cannot give.
+        let mut model = base.clone();
+        let graph = model.graph.as_mut().unwrap();
+        graph
+            .input
+            .push(crate::onnx::ValueInfoProto::f32_tensor("mask", &[1, 1]));
+        refused(&model, "takes 2 inputs");
+
+        // The same label twice.
+        let mut model = base.clone();
+        model.set_metadata(keys::LABELS, "a,b,c,d,e,f,g,a");
+        refused(&model, "\"a\" appears twice");
+
+        // A shape the metadata itself rules out is a broken contract.
+        let mut model = base;
+        model.set_metadata(keys::INPUT_SHAPE, "1,4,40,40");
+        let err = ModelContract::from_model_file(&model.to_bytes()).unwrap_err();
+        assert!(matches!(err, ModelFileError::NotMien(_)), "{err:?}");
+    }
+
+    /// The example model runs in tract, reproduces its own self-test logits, and the
+    /// shared path reads it with its own labels: 8 shares, 8 CSV columns.
+    #[cfg(feature = "cpu")]
+    #[test]
+    fn another_model_runs_with_its_own_labels() {
+        let contract = ferplus();
+        let bytes = crate::example_model::random_classifier_with_self_test(&contract, 5)
+            .unwrap()
+            .to_bytes();
+        let read = ModelContract::from_model_file(&bytes).unwrap();
+        let expected = read.self_test_logits.clone().unwrap();
+        assert_eq!(expected.len(), 8);
+        let models = crate::analysis::CpuModels::load(&bytes, &[]).unwrap();
+        let (logits, _) = crate::analysis::now_or_never(crate::analysis::Models::logits(
+            &models,
+            self_test_input(&read),
+        ))
+        .unwrap()
+        .unwrap();
+        assert_eq!(logits, expected);
+        let picture = image::DynamicImage::ImageRgb8(image::RgbImage::from_fn(90, 70, |x, y| {
+            image::Rgb([(x * 2) as u8, (y * 3) as u8, 100])
+        }));
+        let faces = models
+            .read_whole(&picture, crate::analysis::Options::photo())
+            .unwrap();
+        let emotions = &faces.faces[0].emotions;
+        let labels: Vec<&str> = emotions.shares.iter().map(|s| s.label.as_str()).collect();
+        assert_eq!(labels, read.labels);
+        let row = crate::csv::Row::face("a.png", 1, emotions, &read.labels);
+        let text = crate::csv::csv(&[row], &read.labels);
+        let header = text.lines().next().unwrap();
+        assert!(
+            header.ends_with(
+                ",anger_percent,contempt_percent,disgust_percent,fear_percent,\
+                              happiness_percent,neutral_percent,sadness_percent,surprise_percent"
+            ),
+            "{header}"
+        );
+        assert_eq!(text.lines().nth(1).unwrap().split(',').count(), 4 + 8);
     }
 
     #[test]

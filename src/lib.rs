@@ -5,6 +5,7 @@
 //! - [`contract`]: labels, input geometry, normalisation, carried in the ONNX metadata;
 //! - [`onnx`]: reading and writing ONNX files;
 //! - [`float16`]: float16 weights in ONNX files (half the download), expanded on load;
+//! - [`example_model`]: a tiny random-weight classifier for any contract (tests);
 //! - [`decode`]: user files to upright images, with limits and clear errors;
 //! - [`preprocess`]: face crop to input tensor;
 //! - [`occlusion`]: "why this reading": the model's sensitivity to greyed patches;
@@ -26,6 +27,7 @@ pub mod cpu;
 pub mod csv;
 pub mod decode;
 pub mod emotions;
+pub mod example_model;
 pub mod face;
 pub mod float16;
 pub mod metrics;

@@ -1,24 +1,37 @@
 //! "About this model": what the classifier file says about itself (its contract
-//! metadata), its confusion matrix when the site ships one, and what the numbers do
-//! and do not mean.
+//! metadata), its confusion matrix when the site ships one, what the numbers do and
+//! do not mean, and "Use another model".
 
 use leptos::prelude::*;
 use mien::contract::ModelContract;
 use mien::emotions::{UNSURE_MARGIN, UNSURE_TOP};
 
+use super::backend::Backend;
+use super::own_model::OwnModel;
+
 /// Optional image of the validation confusion matrix, shipped beside the model.
 const CONFUSION_URL: &str = "models/mien-confusion.png";
 
 #[component]
-pub fn About(contract: RwSignal<Option<ModelContract>>, visible: Signal<bool>) -> impl IntoView {
+pub fn About(backend: Backend, visible: Signal<bool>) -> impl IntoView {
+    let contract = backend.contract;
+    let chosen = move || backend.chosen_model.get().is_some();
     // Set when the image is not on the site; it is only asked for once the view opens.
     let no_confusion = RwSignal::new(false);
+    let count = move || {
+        contract
+            .get()
+            .map_or_else(|| "listed".to_string(), |c| count_words(c.labels.len()))
+    };
     let facts = move || match contract.get() {
         None => view! { <p class="working">"Loading the model's description…"</p> }.into_any(),
         Some(c) => facts(&c).into_any(),
     };
     let confusion = move || {
-        if no_confusion.get() {
+        if chosen() {
+            view! { <p class="hint">"The confusion matrix shown here is the built-in model's; the model in use now comes without one."</p> }
+                .into_any()
+        } else if no_confusion.get() {
             view! { <p class="hint">"This version of the model comes without a confusion matrix image."</p> }
                 .into_any()
         } else if visible.get() {
@@ -47,11 +60,12 @@ pub fn About(contract: RwSignal<Option<ModelContract>>, visible: Signal<bool>) -
             <h2>"About this model"</h2>
             {facts}
             {confusion}
+            <OwnModel backend=backend />
             <h3>"What the numbers mean, and what they do not"</h3>
             <ul class="caveats">
                 <li>
                     "The percentages say how much a face's "<em>"expression"</em>" looks like each of "
-                    "the seven in the pictures the model learnt from. They add up to 100%. When no "
+                    "the "{count}" in the pictures the model learnt from. They add up to 100%. When no "
                     "expression reaches "{format!("{:.0}%", UNSURE_TOP * 100.0)}", or the first leads "
                     "the second by less than "{format!("{:.0}", UNSURE_MARGIN * 100.0)}" points, mien "
                     "says it is unsure."
@@ -70,6 +84,11 @@ pub fn About(contract: RwSignal<Option<ModelContract>>, visible: Signal<bool>) -
                     "expression matches the label. Macro-F1 averages the score of each expression, so "
                     "rare ones (disgust) count as much as common ones (happy). Your photos differ from "
                     "those faces (light, angle, resolution, glasses, age), so expect less."
+                </li>
+                <li hidden=move || !chosen() id="about-chosen-note">
+                    "The model in use now is the file you chose: its name, labels, input and what "
+                    "it was trained on are what that file says. The notes on FER2013 below are about "
+                    "mien's built-in model."
                 </li>
                 <li>
                     "FER2013 has known biases. Its ~35,000 small grayscale faces were found by web "
@@ -94,6 +113,11 @@ pub fn About(contract: RwSignal<Option<ModelContract>>, visible: Signal<bool>) -
                 <li>
                     "Under each face, \"What the model saw\" shows the small gray picture the model "
                     "actually read; a face smaller than that picture is marked as less reliable."
+                </li>
+                <li>
+                    "Another expression model can be used (\"Use another model\" above): one exported "
+                    "by mien-train, with its own expressions and input size; the bars, the table and "
+                    "the CSV follow its labels."
                 </li>
                 <li>
                     "In webcam mode the readings are smoothed over the last few frames so they do "
@@ -145,4 +169,15 @@ fn facts(c: &ModelContract) -> impl IntoView {
             <dd data-fact="views">{views}</dd>
         </dl>
     }
+}
+
+/// "seven", "eight"... for a count of expressions (digits past twelve).
+pub fn count_words(n: usize) -> String {
+    const WORDS: [&str; 13] = [
+        "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
+        "eleven", "twelve",
+    ];
+    WORDS
+        .get(n)
+        .map_or_else(|| n.to_string(), |w| w.to_string())
 }

@@ -5,6 +5,11 @@
 //! loads the classifier, and reproduces the logits the model file stores for
 //! [`self_test_input`]; otherwise, or when it fails later, the CPU worker takes over and
 //! the page says why. The person can switch engines at any time.
+//!
+//! The person can also choose another classifier file ("Use another model",
+//! [`Backend::use_file`]): it is checked by the shared core, started on a fresh engine
+//! of the kind in use and self-tested there, and only then replaces the model in use;
+//! until then, and if it fails, the current model goes on working.
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -203,6 +208,18 @@ pub enum EngineState {
     Failed(String),
 }
 
+/// A change of classifier the person asked for.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ModelChange {
+    /// Nothing asked, or the last change is done.
+    Idle,
+    /// Checking and starting a model (its name, for the page).
+    Loading(String),
+    /// The last file asked for cannot be used: why, as a sentence. The model in use
+    /// goes on.
+    Refused(String),
+}
+
 /// The app's handle on the engines (copyable; shared through the component tree).
 #[derive(Clone, Copy)]
 pub struct Backend {
@@ -216,7 +233,19 @@ pub struct Backend {
     pub gpu_unavailable: RwSignal<bool>,
     /// The classifier's contract, once its file is loaded.
     pub contract: RwSignal<Option<ModelContract>>,
+    /// The file name of the classifier in use when the person chose it; None for the
+    /// site's own model.
+    pub chosen_model: RwSignal<Option<String>>,
+    pub model_change: RwSignal<ModelChange>,
+    /// Bumped each time another classifier takes over (readings of the previous one
+    /// then no longer match the labels shown).
+    pub model_serial: RwSignal<u32>,
     files: StoredValue<Option<Rc<ModelFiles>>, LocalStorage>,
+    /// The site's own model, to go back to.
+    builtin: StoredValue<Option<Rc<ModelFiles>>, LocalStorage>,
+    /// The GPU was set aside because it could not run a chosen model (not because it
+    /// failed or is missing): the next model may try it again.
+    gpu_refused_model: StoredValue<bool>,
     active: StoredValue<Option<Inference>, LocalStorage>,
     /// Engines started so far (switching back is instant).
     started: StoredValue<Vec<Inference>, LocalStorage>,
@@ -235,7 +264,12 @@ impl Backend {
             gpu_problem: RwSignal::new(None),
             gpu_unavailable: RwSignal::new(false),
             contract: RwSignal::new(None),
+            chosen_model: RwSignal::new(None),
+            model_change: RwSignal::new(ModelChange::Idle),
+            model_serial: RwSignal::new(0),
             files: StoredValue::new_local(None),
+            builtin: StoredValue::new_local(None),
+            gpu_refused_model: StoredValue::new(false),
             active: StoredValue::new_local(None),
             started: StoredValue::new_local(Vec::new()),
             choice: StoredValue::new(0),
@@ -249,7 +283,9 @@ impl Backend {
             match ModelFiles::fetch().await {
                 Ok(files) => {
                     self.contract.set(Some(files.contract.clone()));
-                    self.files.set_value(Some(Rc::new(files)));
+                    let files = Rc::new(files);
+                    self.builtin.set_value(Some(files.clone()));
+                    self.files.set_value(Some(files));
                 }
                 Err(why) => {
                     self.state.set(EngineState::Failed(format!(
@@ -275,6 +311,107 @@ impl Backend {
         let choice = self.choice.get_value().wrapping_add(1);
         self.choice.set_value(choice);
         spawn_local(async move { self.activate(kind, choice).await });
+    }
+
+    /// Uses a classifier file the person chose, once it is checked and has passed its
+    /// self-test on the engine in use (or, when the GPU cannot run it, on the CPU).
+    pub fn use_file(self, name: String, bytes: Vec<u8>) {
+        if matches!(self.model_change.get_untracked(), ModelChange::Loading(_)) {
+            return;
+        }
+        let Some(current) = self.files.get_value() else {
+            self.model_change.set(ModelChange::Refused(
+                "Wait until the built-in model has started, then choose the file again.".into(),
+            ));
+            return;
+        };
+        self.model_change.set(ModelChange::Loading(name.clone()));
+        spawn_local(async move {
+            // Let the page say what is happening before the file is parsed.
+            TimeoutFuture::new(0).await;
+            match current.with_chosen(&name, bytes) {
+                Ok(files) => self.switch_to(Rc::new(files)).await,
+                Err(why) => self
+                    .model_change
+                    .set(ModelChange::Refused(format!("{name}: {why}"))),
+            }
+        });
+    }
+
+    /// Goes back to the site's own classifier.
+    pub fn use_builtin(self) {
+        if matches!(self.model_change.get_untracked(), ModelChange::Loading(_)) {
+            return;
+        }
+        let Some(files) = self.builtin.get_value() else {
+            return;
+        };
+        self.model_change
+            .set(ModelChange::Loading("the built-in model".into()));
+        spawn_local(async move { self.switch_to(files).await });
+    }
+
+    /// Starts `files` on a fresh engine beside the one in use, and only once it passed
+    /// its self-test makes it the one in use everywhere.
+    async fn switch_to(self, files: Rc<ModelFiles>) {
+        let name = files
+            .chosen
+            .clone()
+            .unwrap_or_else(|| "the built-in model".into());
+        if self.gpu_refused_model.get_value() {
+            self.gpu_refused_model.set_value(false);
+            self.gpu_problem.set(None);
+        }
+        let mut kind = match self.state.get_untracked() {
+            EngineState::Ready { kind, .. } | EngineState::Starting(kind, _) => kind,
+            EngineState::Failed(_) => EngineKind::Cpu,
+        };
+        if self.gpu_problem.get_untracked().is_some() {
+            kind = EngineKind::Cpu;
+        }
+        let mut gpu_refused = None;
+        let started = loop {
+            match start(kind, files.clone(), |_| {}).await {
+                Ok(started) => break Ok(started),
+                Err(StartError { why, .. }) if kind == EngineKind::Gpu => {
+                    gpu_refused = Some(why);
+                    kind = EngineKind::Cpu;
+                }
+                Err(StartError { why, .. }) => break Err(why),
+            }
+        };
+        let (inference, check) = match started {
+            Ok(started) => started,
+            Err(why) => {
+                self.model_change.set(ModelChange::Refused(format!(
+                    "{name}: mien cannot run this model ({why}). The model in use is unchanged."
+                )));
+                return;
+            }
+        };
+        // Any engine switch still starting belongs to the previous model.
+        self.choice
+            .set_value(self.choice.get_value().wrapping_add(1));
+        if let Some(why) = gpu_refused {
+            self.gpu_refused_model.set_value(true);
+            self.gpu_unavailable.set(false);
+            self.gpu_problem
+                .set(Some(format!("it cannot run this model ({why})")));
+        }
+        let detail = inference.engine.detail().to_string();
+        self.started.set_value(vec![inference.clone()]);
+        self.active.set_value(Some(inference));
+        self.files.set_value(Some(files.clone()));
+        self.contract.set(Some(files.contract.clone()));
+        self.chosen_model.set(files.chosen.clone());
+        self.chosen.set(kind);
+        self.state.set(EngineState::Ready {
+            kind,
+            detail,
+            check,
+        });
+        self.model_serial.update(|n| *n = n.wrapping_add(1));
+        self.model_change.set(ModelChange::Idle);
     }
 
     /// The GPU failed while in use: stop using it and move to the CPU.

@@ -129,6 +129,26 @@ impl Batch {
         });
     }
 
+    /// Drops the batch shown, and stops one still running: its readings came from a
+    /// classifier no longer in use, whose labels may differ.
+    pub fn clear(self) {
+        self.generation
+            .set_value(self.generation.get_value().wrapping_add(1));
+        let old = self.entries.get_untracked();
+        for entry in &old {
+            if let Some(url) = &entry.url {
+                files::revoke(url);
+            }
+        }
+        self.entries.set(Vec::new());
+        self.progress.set(None);
+        self.status.set(Status::info(if old.is_empty() {
+            "Another expression model is in use. Waiting for a photo."
+        } else {
+            "Another expression model is in use: the earlier results were cleared. Waiting for a photo."
+        }));
+    }
+
     /// Reads a photo with no face found as one face (its centred square).
     pub fn read_whole(self, entry: PhotoEntry, backend: Backend) {
         let Outcome::Done(reading) = entry.outcome.get_untracked() else {

@@ -1,5 +1,5 @@
 //! One face's reading: its number, its crop, the top expression (or "unsure"), and all
-//! seven expressions as percentages with bars, largest first; a note when the face is
+//! the model's expressions (its labels) as percentages with bars, largest first; a note when the face is
 //! smaller than the model's input; and, on request, the gray input the model read.
 //!
 //! The exact fractions are also in `data-fractions` (label order, as the model gives

@@ -9,8 +9,11 @@
 //! - `files`, `upload`: files in; `batch`: analysing them; `results`, `face`: one
 //!   photo's card and one face's reading; `table`: a batch's table and CSV;
 //! - `canvas`: pixels to and from `<canvas>`; `webcam`: live mode;
-//! - `about`: the model's description; `status`, `footer`: what happens, and the
-//!   privacy promise.
+//! - `about`: the model's description; `own_model`: "Use another model" (a classifier
+//!   file the person chooses); `status`, `footer`: what happens, and the privacy promise.
+//!
+//! Everything that shows or saves expressions follows the labels of the classifier in
+//! use (its contract), not a fixed list.
 
 mod about;
 mod backend;
@@ -21,6 +24,7 @@ mod face;
 mod files;
 mod footer;
 mod models;
+mod own_model;
 mod pipeline;
 mod results;
 mod status;
@@ -33,7 +37,7 @@ mod worker;
 use leptos::prelude::*;
 use web_sys::File;
 
-use about::About;
+use about::{count_words, About};
 use backend::Backend;
 use batch::Batch;
 use engine_bar::EngineBar;
@@ -86,6 +90,29 @@ pub fn App() -> impl IntoView {
     });
     let labels =
         Signal::derive(move || backend.contract.get().map(|c| c.labels).unwrap_or_default());
+    // Another classifier took over: the readings shown came from the previous one, with
+    // its labels, so they go (the table and the CSV must match the labels shown).
+    Effect::new(move |previous: Option<u32>| {
+        let serial = backend.model_serial.get();
+        if previous.is_some_and(|p| p != serial) {
+            batch.clear();
+        }
+        serial
+    });
+    let tagline = move || {
+        let n = labels.with(|l| l.len());
+        if n == 0 {
+            "Which expressions does a face show? Measured in your browser.".to_string()
+        } else {
+            let mut count = count_words(n);
+            if let Some(first) = count.get_mut(0..1) {
+                first.make_ascii_uppercase();
+            }
+            format!(
+                "Which expressions does a face show? {count} of them, measured in your browser."
+            )
+        }
+    };
 
     let tabs = View::ALL
         .into_iter()
@@ -112,13 +139,13 @@ pub fn App() -> impl IntoView {
         <main class="app">
             <header class="masthead">
                 <h1>"mien"</h1>
-                <p class="tagline">"Which expressions does a face show? Seven of them, measured in your browser."</p>
+                <p class="tagline">{tagline}</p>
             </header>
             <nav class="tabs" aria-label="Views">{tabs}</nav>
             <EngineBar backend=backend />
 
             <section id="view-photos" class="view" aria-labelledby="tab-photos" hidden=hidden(View::Photos)>
-                <UploadArea on_files=on_files />
+                <UploadArea on_files=on_files labels=labels />
                 <div class="progress-slot">
                     <StatusLine status=status />
                     <progress
@@ -144,7 +171,7 @@ pub fn App() -> impl IntoView {
             </section>
 
             <section id="view-about" class="view" aria-labelledby="tab-about" hidden=hidden(View::About)>
-                <About contract=backend.contract visible=Signal::derive(move || view_shown.get() == View::About) />
+                <About backend=backend visible=Signal::derive(move || view_shown.get() == View::About) />
             </section>
         </main>
         <PrivacyFooter />

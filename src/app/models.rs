@@ -1,11 +1,12 @@
 //! The model files, fetched once from this site: the expression classifier (whose
-//! contract says how to use it) and the BlazeFace face detectors.
+//! contract says how to use it) and the BlazeFace face detectors; or a classifier the
+//! person chose ("Use another model"), read and checked by the shared core.
 
 use std::cell::RefCell;
 use std::rc::Rc;
 
 use js_sys::Uint8Array;
-use mien::contract::ModelContract;
+use mien::contract::{ModelContract, ModelFileError};
 use mien::face::{prepare_blazeface, Variant};
 use mien::float16::expand_float16_bytes;
 use wasm_bindgen::JsCast;
@@ -26,9 +27,11 @@ fn detector_url(variant: Variant) -> String {
 pub struct ModelFiles {
     pub contract: ModelContract,
     pub classifier: Vec<u8>,
+    /// The file the person chose, for a classifier that is not the site's own.
+    pub chosen: Option<String>,
     /// Prepared for both runtimes ([`prepare_blazeface`]); fetched when first needed
-    /// (photos use `Back`, the webcam `Front`).
-    detectors: RefCell<Vec<(Variant, Rc<Vec<u8>>)>>,
+    /// (photos use `Back`, the webcam `Front`); shared by every classifier.
+    detectors: Rc<RefCell<Vec<(Variant, Rc<Vec<u8>>)>>>,
 }
 
 impl ModelFiles {
@@ -42,7 +45,23 @@ impl ModelFiles {
         Ok(ModelFiles {
             contract,
             classifier,
-            detectors: RefCell::new(Vec::new()),
+            chosen: None,
+            detectors: Rc::default(),
+        })
+    }
+
+    /// The same face detectors with a classifier file the person chose (`name`), once
+    /// the shared core has read its contract and found a graph the app can run.
+    /// Err: a sentence saying why it cannot be used.
+    pub fn with_chosen(&self, name: &str, bytes: Vec<u8>) -> Result<ModelFiles, String> {
+        let contract = ModelContract::from_model_file(&bytes).map_err(|e| e.to_string())?;
+        let classifier = expand_float16_bytes(bytes)
+            .map_err(|e| ModelFileError::Unsupported(e.to_string()).to_string())?;
+        Ok(ModelFiles {
+            contract,
+            classifier,
+            chosen: Some(name.to_string()),
+            detectors: self.detectors.clone(),
         })
     }
 

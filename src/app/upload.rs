@@ -12,6 +12,8 @@ use super::files::all_files;
 pub fn UploadArea(
     /// Called with the files given (possibly none).
     on_files: Callback<Vec<File>>,
+    /// The expressions of the model in use (empty while it loads).
+    labels: Signal<Vec<String>>,
 ) -> impl IntoView {
     let dragging = RwSignal::new(false);
     let take = move |files: Vec<File>| on_files.run(files);
@@ -60,11 +62,24 @@ pub fn UploadArea(
                 <span class="upload-title">"Drop photos here, choose them, or paste one"</span>
                 <span class="upload-button" aria-hidden="true">"Choose photos"</span>
                 <span class="upload-detail">
-                    "mien finds the faces in each photo and measures seven expressions for each: "
-                    "angry, disgust, fear, happy, neutral, sad and surprise. "
-                    "All of it happens on this device."
+                    {move || expressions_sentence(&labels.get())}
+                    " All of it happens on this device."
                 </span>
             </label>
         </section>
+    }
+}
+
+/// "mien finds the faces in each photo and measures seven expressions for each: angry,
+/// ..., sad and surprise." for the labels of the model in use.
+fn expressions_sentence(labels: &[String]) -> String {
+    match labels {
+        [] => "mien finds the faces in each photo and measures the expressions of each.".into(),
+        [only] => format!("mien finds the faces in each photo and measures {only} in each."),
+        [rest @ .., last] => format!(
+            "mien finds the faces in each photo and measures {} expressions for each: {} and {last}.",
+            super::about::count_words(labels.len()),
+            rest.join(", ")
+        ),
     }
 }

@@ -11,10 +11,12 @@
 // `make serve`); MIEN_SKIP_GPU=1 leaves out the WebGPU session (slow on SwiftShader).
 // Test photos are composed at test time from FER2013 faces (tests/browser/scenes.mjs).
 // The batch CSV is compared with `mien-analyse`'s for the same files (the native
-// command, built into $CARGO_TARGET_DIR/debug, or target/debug, if missing).
+// command, built into $CARGO_TARGET_DIR/debug, or target/debug, if missing). The
+// "another model" check uses a tiny random-weight classifier with FER+'s 8 labels and
+// a 40x40 input, written by `cargo run --example tiny-model` (no libtorch needed).
 
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join, relative, resolve } from 'node:path';
 
@@ -85,6 +87,7 @@ function cards(page) {
         classifyMs: Number(f.dataset.classifyMs),
         classifyModelMs: Number(f.dataset.classifyModelMs),
         bars: f.querySelectorAll('.share').length,
+        barLabels: [...f.querySelectorAll('.share')].map((s) => s.dataset.label),
         headline: f.querySelector('.reading')?.textContent ?? '',
       })),
     })),
@@ -110,14 +113,21 @@ async function settled(page, count, timeout = TIMEOUT_MS) {
   return cards(page);
 }
 
-function checkFace(face, where) {
-  expect(face.labels.length === 7 && face.fractions.length === 7, `${where}: not 7 expressions: ${face.labels}`);
+/** The shipped model's expressions, in its output order. */
+const BUILTIN_LABELS = ['angry', 'disgust', 'fear', 'happy', 'neutral', 'sad', 'surprise'];
+/** The "another model" check's: FER+'s classes (the tiny-model example's default). */
+const FERPLUS_LABELS = ['anger', 'contempt', 'disgust', 'fear', 'happiness', 'neutral', 'sadness', 'surprise'];
+
+function checkFace(face, where, labels = BUILTIN_LABELS) {
+  const n = labels.length;
+  expect(face.labels.join() === labels.join() && face.fractions.length === n, `${where}: not the ${n} expressions: ${face.labels}`);
   const sum = face.fractions.reduce((a, b) => a + b, 0);
   expect(Math.abs(sum - 1) < 1e-4, `${where}: fractions sum to ${sum}`);
   expect(face.fractions.every((f) => f >= 0 && f <= 1), `${where}: fractions out of range: ${face.fractions}`);
   const best = face.labels[face.fractions.indexOf(Math.max(...face.fractions))];
   expect(face.top === best, `${where}: top is ${face.top}, the largest fraction is ${best}`);
-  expect(face.bars === 7, `${where}: ${face.bars} bars`);
+  expect(face.bars === n, `${where}: ${face.bars} bars`);
+  expect([...face.barLabels].sort().join() === [...labels].sort().join(), `${where}: bars for ${face.barLabels}`);
   expect(face.unsure ? /unsure/i.test(face.headline) : face.headline.includes(face.top), `${where}: headline "${face.headline}"`);
 }
 
@@ -172,7 +182,7 @@ function csvFields(line) {
  * `cargo test --features train` links libtorch, which only the trainer's environment
  * can load, and users run the command without it.
  */
-function nativeCsv(files) {
+function nativeCsv(files, model = null) {
   const bin = resolve(process.env.CARGO_TARGET_DIR ?? 'target', 'debug', 'mien-analyse');
   const built = spawnSync('cargo', ['build', '--quiet', '--bin', 'mien-analyse'], { stdio: 'inherit' });
   expect(built.status === 0, 'cargo build --bin mien-analyse failed');
@@ -183,7 +193,7 @@ function nativeCsv(files) {
       return join(dir, name);
     });
     const served = join(DIST, 'models', 'mien.onnx');
-    const model = existsSync(served) ? served : 'public/models/mien.onnx';
+    model ??= existsSync(served) ? served : 'public/models/mien.onnx';
     const run = spawnSync(bin, ['--model', model, '--quiet', ...paths], { encoding: 'utf8' });
     expect(run.status === 0 || run.status === 1, `mien-analyse: status ${run.status}: ${run.stderr}`);
     return run.stdout;
@@ -191,6 +201,52 @@ function nativeCsv(files) {
     rmSync(dir, { recursive: true, force: true });
   }
 }
+
+/** A CSV download's text. */
+async function downloadCsv(page) {
+  const [download] = await Promise.all([page.waitForEvent('download'), page.click('#csv-download')]);
+  return new Promise((done, failed) =>
+    download.createReadStream().then((s) => {
+      const parts = [];
+      s.on('data', (d) => parts.push(d)).on('end', () => done(Buffer.concat(parts).toString())).on('error', failed);
+    }, failed),
+  );
+}
+
+/**
+ * The tiny classifier of `cargo run --example tiny-model` (FER+'s 8 labels, 40x40
+ * input, random weights, its self-test logits stored), written into `dir`.
+ */
+function tinyModel(dir) {
+  const path = join(dir, 'tiny-ferplus.onnx');
+  const made = spawnSync('cargo', ['run', '--quiet', '--example', 'tiny-model', '--', path], { stdio: 'inherit' });
+  expect(made.status === 0, 'cargo run --example tiny-model failed');
+  return { path, bytes: readFileSync(path) };
+}
+
+/** Compares the browser's CSV rows with mien-analyse's; returns the largest percentage difference. */
+function sameRows(browserCsv, nativeText) {
+  const browserRows = browserCsv.trim().split('\r\n').map(csvFields);
+  const nativeRows = nativeText.trim().split('\r\n').map(csvFields);
+  expect(nativeRows[0].slice(0, browserRows[0].length).join() === browserRows[0].join(), `header: ${nativeRows[0]}`);
+  expect(nativeRows.length === browserRows.length, `rows: ${nativeRows.length} native, ${browserRows.length} in the browser`);
+  let worst = 0;
+  // Row 0 is the header (checked above): its cells are names, not numbers.
+  for (const [i, b] of browserRows.entries()) {
+    if (i === 0) continue;
+    const n = nativeRows[i].slice(0, b.length);
+    n[0] = basename(n[0]);
+    expect(n.slice(0, 4).join() === b.slice(0, 4).join(), `row ${i}: native ${n.slice(0, 4)}, browser ${b.slice(0, 4)}`);
+    for (let k = 4; k < b.length; k++) {
+      expect((n[k] === '') === (b[k] === ''), `row ${i}, column ${k}: native "${n[k]}", browser "${b[k]}"`);
+      if (b[k] !== '') worst = Math.max(worst, Math.abs(Number(n[k]) - Number(b[k])));
+    }
+  }
+  expect(worst <= 0.011, `percentages differ by up to ${worst}`);
+  return { rows: browserRows.length - 1, worst };
+}
+
+const scratch = mkdtempSync(join(tmpdir(), 'mien-web-'));
 
 try {
   console.log(`test-web: ${server.url} in ${BROWSER}`);
@@ -406,13 +462,7 @@ try {
     const status = await page.textContent('#status');
     expect(status.includes('3 photos analysed: 3 faces found; 1 could not be read'), `status: ${status}`);
 
-    const [download] = await Promise.all([page.waitForEvent('download'), page.click('#csv-download')]);
-    const csv = await new Promise((done, failed) =>
-      download.createReadStream().then((s) => {
-        const parts = [];
-        s.on('data', (d) => parts.push(d)).on('end', () => done(Buffer.concat(parts).toString())).on('error', failed);
-      }, failed),
-    );
+    const csv = await downloadCsv(page);
     const lines = csv.trim().split('\r\n');
     expect(lines[0].startsWith('file,face,top_expression,unsure,angry_percent'), `CSV header: ${lines[0]}`);
     expect(lines.length === 5, `CSV lines: ${lines.length}`);
@@ -428,24 +478,8 @@ try {
       ['notes.txt', Buffer.from('no photo')],
       ['one.png', scenes.one],
     ]);
-    const browserRows = batchCsv.trim().split('\r\n').map(csvFields);
-    const nativeRows = native.trim().split('\r\n').map(csvFields);
-    expect(nativeRows[0].slice(0, browserRows[0].length).join() === browserRows[0].join(), `header: ${nativeRows[0]}`);
-    expect(nativeRows.length === browserRows.length, `rows: ${nativeRows.length} native, ${browserRows.length} in the browser`);
-    let worst = 0;
-    // Row 0 is the header (checked above): its cells are names, not numbers.
-    for (const [i, b] of browserRows.entries()) {
-      if (i === 0) continue;
-      const n = nativeRows[i].slice(0, b.length);
-      n[0] = basename(n[0]);
-      expect(n.slice(0, 4).join() === b.slice(0, 4).join(), `row ${i}: native ${n.slice(0, 4)}, browser ${b.slice(0, 4)}`);
-      for (let k = 4; k < b.length; k++) {
-        expect((n[k] === '') === (b[k] === ''), `row ${i}, column ${k}: native "${n[k]}", browser "${b[k]}"`);
-        if (b[k] !== '') worst = Math.max(worst, Math.abs(Number(n[k]) - Number(b[k])));
-      }
-    }
-    expect(worst <= 0.011, `percentages differ by up to ${worst}`);
-    console.log(`       (${browserRows.length - 1} rows; percentages within ${worst.toFixed(3)})`);
+    const { rows, worst } = sameRows(batchCsv, native);
+    console.log(`       (${rows} rows; percentages within ${worst.toFixed(3)})`);
   });
 
   await check('a small face gets a note; each face shows, on request, the gray input the model read', async () => {
@@ -560,6 +594,95 @@ try {
     await page.waitForFunction(() => document.querySelector('#webcam-fps')?.textContent === 'Camera off.');
   });
 
+  await check('"Use another model": a file that is not a mien model gets a sentence, the model in use goes on', async () => {
+    await page.click('#tab-about');
+    await page.waitForSelector('#own-model', { state: 'visible' });
+    expect((await page.getAttribute('#own-model', 'data-state')) === 'built-in', 'the built-in model is not shown as in use');
+    expect(await page.isHidden('#model-builtin'), '"Back to the built-in model" is offered while it is in use');
+    const labels = await page.textContent('#model-facts [data-fact="labels"]');
+    for (const [name, buffer, words] of [
+      ['notes.onnx', Buffer.from('name,value\n1,2\n'), 'This file is not an ONNX model'],
+      ['plain.onnx', Buffer.from(tinyOnnx()), 'This ONNX file is not a mien expression model'],
+    ]) {
+      await page.setInputFiles('#model-input', { name, mimeType: 'application/octet-stream', buffer });
+      await page.waitForFunction(
+        (n) => document.querySelector('#own-model')?.dataset.state === 'refused' && document.querySelector('#model-problem').textContent.startsWith(`${n}: `),
+        name,
+        { timeout: TIMEOUT_MS },
+      );
+      const problem = await page.textContent('#model-problem');
+      expect(problem.includes(words) && problem.includes('mien-train export'), `${name}: "${problem}"`);
+      expect(await page.isVisible('#model-problem'), `${name}: the sentence is not shown`);
+      expect((await page.textContent('#model-facts [data-fact="labels"]')) === labels, `${name}: the model in use changed`);
+      console.log(`       ("${problem}")`);
+    }
+    const [card] = await analyse(page, [{ name: 'one.png', mimeType: 'image/png', buffer: scenes.one }]);
+    expect(card.state === 'done' && card.faces.length === 1, `after the refused files: ${card.state}: ${card.text}`);
+    checkFace(card.faces[0], 'one.png after the refused files');
+  });
+
+  await check('"Use another model": an 8-label 40x40 model is self-tested and used for photos, table and CSV; then back to the built-in one', async () => {
+    const tiny = tinyModel(scratch);
+    const from = session.requests.length;
+    await page.click('#tab-about');
+    await page.setInputFiles('#model-input', { name: 'tiny-ferplus.onnx', mimeType: 'application/octet-stream', buffer: tiny.bytes });
+    await page.waitForFunction(() => ['chosen', 'refused'].includes(document.querySelector('#own-model')?.dataset.state), null, {
+      timeout: TIMEOUT_MS,
+    });
+    expect((await page.getAttribute('#own-model', 'data-state')) === 'chosen', `refused: ${await page.textContent('#model-problem')}`);
+    await engineReady(page, 'cpu');
+    const status = await page.textContent('#engine-status');
+    expect(status.includes('Self-test passed'), `engine line: ${status}`);
+    const fact = (name) => page.textContent(`#model-facts [data-fact="${name}"]`);
+    expect((await fact('labels')) === FERPLUS_LABELS.join(', '), `labels: ${await fact('labels')}`);
+    expect((await fact('input')).startsWith('40 × 40 pixels'), `input: ${await fact('input')}`);
+    expect((await fact('name')) === 'tiny-test', `name: ${await fact('name')}`);
+    const inUse = await page.textContent('#model-in-use');
+    expect(inUse.includes('tiny-ferplus.onnx') && inUse.includes('8 expressions'), `in use: ${inUse}`);
+    expect(await page.isVisible('#model-builtin'), 'no way back to the built-in model');
+    expect((await page.textContent('.tagline')).includes('Eight of them'), `tagline: ${await page.textContent('.tagline')}`);
+    const upload = await page.textContent('#upload');
+    expect(upload.includes('eight expressions') && upload.includes('contempt'), `upload: ${upload}`);
+    // Loading it asked the server for nothing but the site's own files (a new worker).
+    for (const r of session.requests.slice(from)) {
+      if (r.url.startsWith('blob:')) continue;
+      expect(new URL(r.url).origin === origin && r.method === 'GET' && !r.body?.length, `${r.method} ${r.url} while loading the model`);
+    }
+
+    // Photos: 8 bars with its label names, its input size; the table and the CSV follow.
+    const files = [
+      ['two.png', scenes.two],
+      ['one.png', scenes.one],
+    ];
+    const batch = await analyse(page, files.map(([name, buffer]) => ({ name, mimeType: 'image/png', buffer })));
+    expect(batch.map((c) => c.state).join() === 'done,done', `states: ${batch.map((c) => `${c.state}: ${c.text}`)}`);
+    expect(batch[0].faces.length === 2 && batch[1].faces.length === 1, `faces: ${batch.map((c) => c.faces.length)}`);
+    batch.flatMap((c) => c.faces).forEach((f, i) => checkFace(f, `tiny model, face ${i + 1}`, FERPLUS_LABELS));
+    await page.click('li.face details.model-input summary');
+    const seen = await page.$eval('li.face canvas.model-input-pixels', (c) => [c.width, c.height]);
+    expect(seen.join() === '40,40', `the model saw ${seen}`);
+    const head = await page.$$eval('#batch-table thead th', (ths) => ths.map((th) => th.textContent));
+    expect(head.slice(3).join() === FERPLUS_LABELS.join(), `table head: ${head}`);
+    const csv = await downloadCsv(page);
+    const header = csv.split('\r\n')[0];
+    expect(header === `file,face,top_expression,unsure,${FERPLUS_LABELS.map((l) => `${l}_percent`).join(',')}`, `CSV header: ${header}`);
+    const lines = csv.trim().split('\r\n');
+    expect(lines.length === 4 && lines.slice(1).every((l) => csvFields(l).length === 12), `CSV: ${lines}`);
+    const { rows, worst } = sameRows(csv, nativeCsv(files, tiny.path));
+    console.log(`       (${rows} rows, 8 percentages each, as mien-analyse --model gives them within ${worst.toFixed(3)})`);
+
+    // Back to the built-in model: the results of the other one go, the seven come back.
+    await page.click('#tab-about');
+    await page.click('#model-builtin');
+    await page.waitForSelector('#own-model[data-state="built-in"]', { timeout: TIMEOUT_MS });
+    await engineReady(page, 'cpu');
+    expect((await fact('labels')) === BUILTIN_LABELS.join(', '), `labels: ${await fact('labels')}`);
+    expect((await page.$$('article.photo')).length === 0, "the other model's results are still shown");
+    const [card] = await analyse(page, [{ name: 'one.png', mimeType: 'image/png', buffer: scenes.one }]);
+    expect(card.state === 'done' && card.faces.length === 1, `built-in again: ${card.state}: ${card.text}`);
+    checkFace(card.faces[0], 'one.png, built-in model again');
+  });
+
   await check('after the first visit it works with the network off: a photo is analysed', async () => {
     // Cut the network both ways: the browser is offline and the server drops every connection.
     session.network.offline = true;
@@ -659,4 +782,5 @@ try {
 } finally {
   await session?.close();
   await server.close();
+  rmSync(scratch, { recursive: true, force: true });
 }

@@ -165,7 +165,7 @@ pub fn store_float16_classifier(model: &mut ModelProto) -> Result<(Stored, f32),
 /// bit patterns, as the ONNX spec allows), checked against its dimensions.
 fn f16_values(t: &TensorProto) -> Option<Vec<f32>> {
     let values: Vec<f32> = if t.int32_data.is_empty() {
-        if t.raw_data.len() % 2 != 0 {
+        if !t.raw_data.len().is_multiple_of(2) {
             return None;
         }
         t.raw_data

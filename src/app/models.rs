@@ -23,6 +23,9 @@ fn detector_url(variant: Variant) -> String {
     format!("models/blazeface/{}", variant.file_name())
 }
 
+/// The face detectors' prepared files, by variant, fetched as they are first needed.
+type Detectors = Rc<RefCell<Vec<(Variant, Rc<Vec<u8>>)>>>;
+
 /// Model bytes ready to hand to any engine.
 pub struct ModelFiles {
     pub contract: ModelContract,
@@ -31,7 +34,7 @@ pub struct ModelFiles {
     pub chosen: Option<String>,
     /// Prepared for both runtimes ([`prepare_blazeface`]); fetched when first needed
     /// (photos use `Back`, the webcam `Front`); shared by every classifier.
-    detectors: Rc<RefCell<Vec<(Variant, Rc<Vec<u8>>)>>>,
+    detectors: Detectors,
 }
 
 impl ModelFiles {

@@ -15,6 +15,8 @@ struct Cli {
     command: Command,
 }
 
+// Parsed once per run, so the size of its largest variant (the training options) costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand)]
 enum Command {
     /// Train a network on an ImageFolder dataset (train/ and val/).

@@ -243,6 +243,8 @@ fn mul(a: &Mat, b: &Mat) -> Mat {
     c
 }
 
+// Cofactors by row and column index: the indices are the mathematics here.
+#[allow(clippy::needless_range_loop)]
 fn invert(m: &Mat) -> Option<Mat> {
     let det = m[0][0] * (m[1][1] * m[2][2] - m[1][2] * m[2][1])
         - m[0][1] * (m[1][0] * m[2][2] - m[1][2] * m[2][0])

@@ -469,7 +469,7 @@ fn adjust_logits(net: &Net, tau: f64, prior_dir: &Path) -> Result<Vec<f64>, Stri
         .collect::<Result<_, _>>()
         .map_err(|e| format!("{}: {e}", prior_dir.display()))?;
     let total: f64 = counts.iter().sum();
-    if counts.len() != net.spec.num_classes || counts.iter().any(|&c| c == 0.0) {
+    if counts.len() != net.spec.num_classes || counts.contains(&0.0) {
         return Err(format!(
             "--prior {}: needs one non-empty folder per class",
             prior_dir.display()

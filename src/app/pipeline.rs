@@ -38,18 +38,19 @@ impl Models for Inference {
     }
 }
 
+/// How the app reads a photo: the shared photo options, plus a thumbnail and the
+/// model's input kept for each face ("What the model saw").
+fn photo_options() -> Options {
+    Options {
+        thumbnail: Some(THUMBNAIL_SIDE),
+        keep_input: true,
+        ..Options::photo()
+    }
+}
+
 /// A photo's faces, each read, with thumbnails.
 pub async fn read_photo(inference: &Inference, picture: &DynamicImage) -> Result<Faces, String> {
-    analysis::read_faces(
-        inference,
-        picture,
-        Options {
-            thumbnail: Some(THUMBNAIL_SIDE),
-            keep_input: true,
-            ..Options::photo()
-        },
-    )
-    .await
+    analysis::read_faces(inference, picture, photo_options()).await
 }
 
 /// A camera frame's faces, each read.
@@ -60,16 +61,7 @@ pub async fn read_frame(inference: &Inference, picture: &DynamicImage) -> Result
 /// Reads the picture's centred square as one face: for pictures that are already a
 /// face crop where the detector finds nothing.
 pub async fn read_whole(inference: &Inference, picture: &DynamicImage) -> Result<Faces, String> {
-    analysis::read_whole(
-        inference,
-        picture,
-        Options {
-            thumbnail: Some(THUMBNAIL_SIDE),
-            keep_input: true,
-            ..Options::photo()
-        },
-    )
-    .await
+    analysis::read_whole(inference, picture, photo_options()).await
 }
 
 /// Milliseconds since the page started.

@@ -17,6 +17,8 @@
 //!   `mien-analyse` share; [`csv`]: the batch results as CSV;
 //! - [`metrics`], [`plots`]: scores on a labelled set and their pictures (the trainer's
 //!   eval and `mien-analyse`'s scoring; pictures natively only);
+//! - `protocol` (wasm32 only): the messages between the app and its inference workers
+//!   (`docs/worker-protocol.md`), also included by `gpu-worker/`;
 //! - [`cpu`]: the CPU runtime (tract), used natively and in the browser's CPU worker
 //!   (feature `cpu`, on by default; the app's own wasm leaves it out).
 
@@ -36,6 +38,8 @@ pub mod onnx;
 #[cfg(all(feature = "cpu", not(target_arch = "wasm32")))]
 pub mod plots;
 pub mod preprocess;
+#[cfg(target_arch = "wasm32")]
+pub mod protocol;
 pub mod smoothing;
 pub mod tensor;
 

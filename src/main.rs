@@ -6,7 +6,7 @@ mod app;
 
 #[cfg(target_arch = "wasm32")]
 fn main() {
-    console_error_panic_hook::set_once();
+    app::crash::install();
     leptos::mount::mount_to_body(app::App);
 }
 

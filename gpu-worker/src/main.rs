@@ -4,17 +4,23 @@
 
 mod gpu;
 mod model;
+/// The protocol's messages: the same file the app and the CPU worker use (the app's
+/// half of it is unused here).
+#[allow(dead_code)]
+#[path = "../../src/protocol.rs"]
+mod protocol;
 
 use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, VecDeque};
 use std::rc::Rc;
 
-use js_sys::{Array, Float32Array, Object, Reflect, Uint8Array};
+use js_sys::Array;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::{DedicatedWorkerGlobalScope, MessageEvent};
 
-use model::{Model, Tensor};
+use model::Model;
+use protocol::kind;
 
 const BACKEND: &str = "webgpu";
 
@@ -41,8 +47,8 @@ fn main() {
     std::panic::set_hook(Box::new(on_panic));
     let on_message = Closure::<dyn FnMut(MessageEvent)>::new(|event: MessageEvent| {
         if CRASHED.with(Cell::get) {
-            let id = get(&event.data(), "id").ok().and_then(|v| v.as_f64());
-            post(&error_reply(
+            let id = protocol::id_of(&event.data());
+            post(&protocol::fatal(
                 id,
                 "the WebGPU worker crashed earlier and can no longer run models",
             ));
@@ -60,15 +66,11 @@ fn main() {
         let reply = match gpu::probe().await {
             Ok(detail) => {
                 AVAILABLE.with(|a| *a.borrow_mut() = Ok(()));
-                object(&[
-                    ("kind", "ready".into()),
-                    ("backend", BACKEND.into()),
-                    ("detail", detail.into()),
-                ])
+                protocol::ready(BACKEND, &detail)
             }
             Err(message) => {
                 AVAILABLE.with(|a| *a.borrow_mut() = Err(message.clone()));
-                unavailable_reply(&message)
+                protocol::unavailable(BACKEND, &message)
             }
         };
         post(&reply);
@@ -79,11 +81,11 @@ fn main() {
 /// Answers queued requests in order until the queue is empty.
 async fn serve() {
     while let Some(request) = QUEUE.with(|q| q.borrow_mut().pop_front()) {
-        let id = get(&request, "id").ok().and_then(|v| v.as_f64());
+        let id = protocol::id_of(&request);
         CURRENT_ID.with(|c| c.set(id));
         let reply = match handle(&request).await {
             Ok(reply) => reply,
-            Err(message) => error_reply(id, &message),
+            Err(message) => protocol::error(id, &message),
         };
         CURRENT_ID.with(|c| c.set(None));
         post(&reply);
@@ -93,25 +95,16 @@ async fn serve() {
 
 async fn handle(request: &JsValue) -> Result<JsValue, String> {
     let kind = string(request, "kind")?;
-    if kind != "load" && kind != "run" {
+    if kind != kind::LOAD && kind != kind::RUN {
         return Err(format!("unknown request kind '{kind}'"));
     }
-    let id = get(request, "id")
-        .ok()
-        .and_then(|v| v.as_f64())
-        .ok_or("the request has no numeric 'id'")?;
+    let id = protocol::id_of(request).ok_or("the request has no numeric 'id'")?;
     AVAILABLE.with(|a| a.borrow().clone())?;
     let name = string(request, "name")?;
     let started = now_ms();
     match kind.as_str() {
-        "load" => {
-            let bytes = get(request, "bytes").map_err(|_| "the load request has no 'bytes'")?;
-            if !bytes.is_instance_of::<js_sys::ArrayBuffer>()
-                && !bytes.is_instance_of::<Uint8Array>()
-            {
-                return Err("the load request's 'bytes' is not an ArrayBuffer".into());
-            }
-            let bytes = Uint8Array::new(&bytes).to_vec();
+        kind::LOAD => {
+            let bytes = protocol::bytes(request, "bytes")?;
             // A model loaded under the same name replaces the old one; free it first.
             MODELS.with(|m| m.borrow_mut().remove(&name));
             let gpu_errors = gpu::SharedLog::default();
@@ -131,12 +124,7 @@ async fn handle(request: &JsValue) -> Result<JsValue, String> {
                     },
                 )
             });
-            Ok(object(&[
-                ("kind", "loaded".into()),
-                ("id", id.into()),
-                ("name", name.into()),
-                ("ms", (now_ms() - started).into()),
-            ]))
+            Ok(protocol::loaded(id, &name, now_ms() - started))
         }
         _ => {
             let (model, gpu_errors) = MODELS
@@ -146,8 +134,8 @@ async fn handle(request: &JsValue) -> Result<JsValue, String> {
                         .map(|l| (l.model.clone(), l.gpu_errors.clone()))
                 })
                 .ok_or_else(|| format!("no model named '{name}' is loaded"))?;
-            let inputs = read_inputs(request)?;
-            let wanted = read_strings(request, "outputs")?;
+            let inputs = protocol::tensor_list(request, "inputs")?;
+            let wanted = protocol::strings(request, "outputs")?;
             let outputs = model
                 .run(inputs, &wanted)
                 .await
@@ -155,71 +143,10 @@ async fn handle(request: &JsValue) -> Result<JsValue, String> {
             gpu::errors(&gpu_errors)
                 .await
                 .map_err(|e| format!("model '{name}': {e}"))?;
-            let list = Array::new();
-            for t in outputs {
-                let shape: Array = t.shape.iter().map(|&d| JsValue::from(d as f64)).collect();
-                let data = Float32Array::from(t.data.as_slice());
-                list.push(&object(&[
-                    ("name", t.name.into()),
-                    ("shape", shape.into()),
-                    ("data", data.into()),
-                ]));
-            }
-            Ok(object(&[
-                ("kind", "result".into()),
-                ("id", id.into()),
-                ("outputs", list.into()),
-                ("ms", (now_ms() - started).into()),
-            ]))
+            let (reply, _) = protocol::result(id, &outputs, now_ms() - started);
+            Ok(reply)
         }
     }
-}
-
-fn read_inputs(request: &JsValue) -> Result<Vec<Tensor>, String> {
-    let list = get(request, "inputs")
-        .ok()
-        .filter(Array::is_array)
-        .ok_or("the run request has no 'inputs' array")?;
-    Array::from(&list)
-        .iter()
-        .map(|input| {
-            let name = string(&input, "name")?;
-            let shape = get(&input, "shape")
-                .ok()
-                .filter(Array::is_array)
-                .map(|s| Array::from(&s));
-            let shape = shape
-                .ok_or_else(|| format!("input '{name}' has no 'shape' array"))?
-                .iter()
-                .map(|d| {
-                    d.as_f64()
-                        .filter(|d| *d >= 0.0 && d.fract() == 0.0)
-                        .map(|d| d as usize)
-                })
-                .collect::<Option<Vec<usize>>>()
-                .ok_or_else(|| format!("input '{name}' has a shape that is not a list of sizes"))?;
-            let data = get(&input, "data")
-                .ok()
-                .and_then(|d| d.dyn_into::<Float32Array>().ok())
-                .ok_or_else(|| format!("input '{name}' has no Float32Array 'data'"))?;
-            Ok(Tensor {
-                name,
-                shape,
-                data: data.to_vec(),
-            })
-        })
-        .collect()
-}
-
-fn read_strings(request: &JsValue, key: &str) -> Result<Vec<String>, String> {
-    let list = get(request, key)
-        .ok()
-        .filter(Array::is_array)
-        .ok_or(format!("the request has no '{key}' array"))?;
-    Array::from(&list)
-        .iter()
-        .map(|v| v.as_string().ok_or(format!("'{key}' must hold strings")))
-        .collect()
 }
 
 /// Posts an error for the request in progress (or `unavailable` if none is) and for
@@ -229,8 +156,8 @@ fn on_panic(info: &std::panic::PanicHookInfo) {
     let message = format!("the WebGPU worker crashed: {info}");
     web_sys::console::error_1(&message.clone().into());
     match CURRENT_ID.with(Cell::get) {
-        Some(id) => post(&error_reply(Some(id), &message)),
-        None => post(&unavailable_reply(&message)),
+        Some(id) => post(&protocol::fatal(Some(id), &message)),
+        None => post(&protocol::unavailable(BACKEND, &message)),
     }
     // Requests still queued would never be served now.
     let queued = QUEUE.with(|q| {
@@ -238,26 +165,8 @@ fn on_panic(info: &std::panic::PanicHookInfo) {
             .map(|mut q| q.drain(..).collect::<Vec<_>>())
     });
     for request in queued.unwrap_or_default() {
-        let id = get(&request, "id").ok().and_then(|v| v.as_f64());
-        post(&error_reply(id, &message));
+        post(&protocol::fatal(protocol::id_of(&request), &message));
     }
-}
-
-fn error_reply(id: Option<f64>, message: &str) -> JsValue {
-    let id = id.map(JsValue::from).unwrap_or(JsValue::NULL);
-    object(&[
-        ("kind", "error".into()),
-        ("id", id),
-        ("message", message.into()),
-    ])
-}
-
-fn unavailable_reply(message: &str) -> JsValue {
-    object(&[
-        ("kind", "unavailable".into()),
-        ("backend", BACKEND.into()),
-        ("message", message.into()),
-    ])
 }
 
 fn scope() -> DedicatedWorkerGlobalScope {
@@ -267,12 +176,11 @@ fn scope() -> DedicatedWorkerGlobalScope {
 /// Posts a reply, handing over its tensors' buffers instead of copying them.
 fn post(message: &JsValue) {
     let transfer = Array::new();
-    if let Ok(outputs) = get(message, "outputs") {
-        if Array::is_array(&outputs) {
-            for output in Array::from(&outputs).iter() {
-                if let Ok(data) = get(&output, "data").and_then(|d| d.dyn_into::<Float32Array>()) {
-                    transfer.push(&data.buffer());
-                }
+    let outputs = protocol::get(message, "outputs");
+    if Array::is_array(&outputs) {
+        for output in Array::from(&outputs).iter() {
+            if let Ok(data) = protocol::get(&output, "data").dyn_into::<js_sys::Float32Array>() {
+                transfer.push(&data.buffer());
             }
         }
     }
@@ -283,32 +191,16 @@ fn post(message: &JsValue) {
     }
 }
 
-fn object(fields: &[(&str, JsValue)]) -> JsValue {
-    let object = Object::new();
-    for (key, value) in fields {
-        let _ = Reflect::set(&object, &(*key).into(), value);
-    }
-    object.into()
-}
-
-fn get(target: &JsValue, key: &str) -> Result<JsValue, JsValue> {
-    match target.is_object() {
-        true => Reflect::get(target, &key.into()),
-        false => Err(JsValue::UNDEFINED),
-    }
-}
-
 fn string(target: &JsValue, key: &str) -> Result<String, String> {
-    get(target, key)
-        .ok()
-        .and_then(|v| v.as_string())
-        .ok_or_else(|| format!("the request has no string '{key}'"))
+    protocol::text(target, key).ok_or_else(|| format!("the request has no string '{key}'"))
 }
 
 fn now_ms() -> f64 {
-    get(&js_sys::global(), "performance")
-        .and_then(|p| get(&p, "now")?.dyn_into::<js_sys::Function>()?.call0(&p))
+    let performance = protocol::get(&js_sys::global(), "performance");
+    protocol::get(&performance, "now")
+        .dyn_into::<js_sys::Function>()
         .ok()
+        .and_then(|now| now.call0(&performance).ok())
         .and_then(|t| t.as_f64())
         .unwrap_or_else(js_sys::Date::now)
 }

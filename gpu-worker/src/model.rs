@@ -8,12 +8,8 @@ use protobuf::Message;
 use wonnx::onnx::{ModelProto, TensorProto, ValueInfoProto};
 use wonnx::utils::{InputTensor, OutputTensor};
 
-/// A plain f32 tensor: shape and row-major values.
-pub struct Tensor {
-    pub name: String,
-    pub shape: Vec<usize>,
-    pub data: Vec<f32>,
-}
+/// A plain f32 tensor: name, shape and row-major values (the protocol's).
+pub use crate::protocol::Tensor;
 
 pub struct Model {
     session: wonnx::Session,

@@ -49,6 +49,11 @@ pub struct Inference {
 }
 
 impl Inference {
+    /// Whether this engine's worker can no longer answer (it crashed or hung).
+    pub fn is_dead(&self) -> bool {
+        self.engine.dead().is_some()
+    }
+
     pub fn contract(&self) -> &ModelContract {
         &self.files.contract
     }
@@ -426,13 +431,21 @@ impl Backend {
         }
     }
 
-    /// The engine in use, once one is ready; waits while one is starting.
+    /// The engine in use, once one is ready; waits while one is starting. An engine
+    /// whose worker crashed is replaced first: a new CPU worker, or the CPU for the GPU.
     pub async fn ready(self) -> Result<Inference, String> {
         loop {
             match self.state.get_untracked() {
                 EngineState::Ready { .. } => {
                     if let Some(inference) = self.active.get_value() {
-                        return Ok(inference);
+                        let Some(why) = inference.engine.dead() else {
+                            return Ok(inference);
+                        };
+                        self.active.set_value(None);
+                        match inference.kind() {
+                            EngineKind::Gpu => self.gpu_failed(why),
+                            EngineKind::Cpu => self.choose(EngineKind::Cpu),
+                        }
                     }
                 }
                 EngineState::Failed(why) => return Err(why),

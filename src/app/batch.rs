@@ -241,23 +241,26 @@ async fn analyse(file: &File, outcome: &ArcRwSignal<Outcome>, backend: Backend) 
 }
 
 /// Runs `work` on the engine in use. When the GPU fails, the CPU takes over (the
-/// page says so) and the work is done again there.
+/// page says so) and the work is done again there; when the CPU worker crashes, a
+/// new one does it again (once).
 async fn with_engine<T, F, Fut>(backend: Backend, work: F) -> Result<T, String>
 where
     F: Fn(Inference) -> Fut,
     Fut: std::future::Future<Output = Result<T, String>>,
 {
-    for _ in 0..2 {
+    for attempt in 0..2 {
         let inference = backend
             .ready()
             .await
             .map_err(|why| format!("The models are not available: {why}"))?;
         let kind = inference.kind();
+        let used = inference.clone();
         match work(inference).await {
             Ok(value) => return Ok(value),
             Err(why) if kind == EngineKind::Gpu => {
                 backend.gpu_failed(format!("it failed during an analysis: {why}"))
             }
+            Err(_) if attempt == 0 && used.is_dead() => {}
             Err(why) => return Err(format!("The analysis failed: {why}")),
         }
         // Let the switch to the CPU begin before asking for the engine again.

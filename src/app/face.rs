@@ -164,14 +164,20 @@ fn ModelInput(gray: Arc<GrayImage>, number: usize) -> impl IntoView {
 pub fn Picture(image: Arc<RgbImage>, class: &'static str, label: String) -> impl IntoView {
     let canvas = NodeRef::<Canvas>::new();
     let (w, h) = image.dimensions();
+    // A picture that cannot be drawn gets a sentence in its place, not only the console.
+    let failed = RwSignal::new(None::<String>);
     Effect::new(move |_| {
         if let Some(canvas) = canvas.get() {
             if let Err(why) = paint(&canvas, &image) {
-                leptos::logging::warn!("cannot draw a face: {why}");
+                leptos::logging::warn!("cannot draw a picture: {why}");
+                failed.set(Some(why));
             }
         }
     });
     view! {
+        {move || failed.get().map(|why| view! {
+            <p class="error thumbnail-error">{format!("This picture cannot be shown ({why}).")}</p>
+        })}
         <canvas class=class node_ref=canvas width=w height=h role="img" aria-label=label></canvas>
     }
 }

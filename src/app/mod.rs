@@ -9,6 +9,7 @@
 //! - `files`, `upload`: files in; `batch`: analysing them; `results`, `face`: one
 //!   photo's card and one face's reading; `table`: a batch's table and CSV;
 //! - `canvas`: pixels to and from `<canvas>`; `webcam`: live mode;
+//! - `crash`: what a panic shows (a sentence and a reload button);
 //! - `about`: the model's description; `own_model`: "Use another model" (a classifier
 //!   file the person chooses); `status`, `footer`: what happens, and the privacy promise.
 //!
@@ -19,6 +20,7 @@ mod about;
 mod backend;
 mod batch;
 mod canvas;
+pub mod crash;
 mod engine_bar;
 mod face;
 mod files;

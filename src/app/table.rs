@@ -10,6 +10,7 @@ use web_sys::{Blob, BlobPropertyBag, HtmlAnchorElement, Url};
 use mien::csv::{csv, Row};
 
 use super::batch::{Batch, Outcome, PhotoEntry};
+use super::status::Status;
 
 fn rows(entries: &[PhotoEntry], labels: &[String]) -> Vec<Row> {
     let mut rows = Vec::new();
@@ -81,6 +82,9 @@ pub fn BatchTable(batch: Batch, labels: Signal<Vec<String>>) -> impl IntoView {
         );
         if let Err(why) = save("mien-results.csv", &text) {
             leptos::logging::warn!("cannot save the CSV file: {why}");
+            batch.status.set(Status::error(format!(
+                "The CSV file could not be saved: {why}."
+            )));
         }
     };
     view! {

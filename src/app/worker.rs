@@ -1,12 +1,14 @@
 //! The app's side of one inference worker (`docs/worker-protocol.md`): start it, wait
 //! for its announcement, then send `load` and `run` requests and await their replies.
-//! Both workers (WebGPU and CPU) speak the same protocol, so one type serves both.
+//! Both workers (WebGPU and CPU) speak the same protocol ([`mien::protocol`] builds and
+//! reads every message), so one type serves both.
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::rc::Rc;
 
-use js_sys::{Array, Float32Array, Function, Object, Promise, Reflect, Uint8Array};
+use js_sys::{Array, Function, Promise};
+use mien::protocol::{self, kind, Tensor};
 use mien::tensor::TensorF32;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
@@ -73,7 +75,7 @@ impl Inbox {
         if self.dead.is_none() {
             self.dead = Some(why.to_string());
         }
-        let reply = error_object(why);
+        let reply = protocol::error(None, why);
         let waiting: Vec<Function> = self
             .waiting
             .drain()
@@ -158,12 +160,12 @@ impl Engine {
         };
 
         let reply = wait(announced, START_MS, "its worker did not start in time").await;
-        match text(&reply, "kind").as_str() {
-            "ready" => {
-                engine.detail = text(&reply, "detail");
+        match protocol::kind_of(&reply).as_str() {
+            kind::READY => {
+                engine.detail = protocol::text(&reply, "detail").unwrap_or_default();
                 Ok(engine)
             }
-            "unavailable" => Err(text(&reply, "message")),
+            kind::UNAVAILABLE => Err(error_text(&reply)),
             _ => Err(error_text(&reply)),
         }
     }
@@ -183,15 +185,10 @@ impl Engine {
 
     /// Loads an ONNX model under `name`; Ok: the worker's milliseconds.
     pub async fn load(&self, name: &str, bytes: &[u8]) -> Result<f64, String> {
-        let data = Uint8Array::from(bytes);
-        let buffer = data.buffer();
-        let request = object(&[
-            ("kind", "load".into()),
-            ("name", name.into()),
-            ("bytes", buffer.clone().into()),
-        ]);
-        let reply = self.request(request, Array::of1(&buffer), LOAD_MS).await?;
-        Ok(number(&reply, "ms"))
+        let reply = self
+            .request(|id| protocol::load(id, name, bytes), LOAD_MS)
+            .await?;
+        Ok(protocol::number(&reply, "ms").unwrap_or(f64::NAN))
     }
 
     /// Runs the model loaded as `name` on named inputs; the outputs come back in the
@@ -202,59 +199,43 @@ impl Engine {
         inputs: &[(&str, &TensorF32)],
         outputs: &[&str],
     ) -> Result<Ran, String> {
-        let list = Array::new();
-        let transfer = Array::new();
-        for (input, tensor) in inputs {
-            let data = Float32Array::from(tensor.data.as_slice());
-            transfer.push(&data.buffer());
-            let shape: Array = tensor
-                .shape
-                .iter()
-                .map(|&d| JsValue::from(d as f64))
-                .collect();
-            list.push(&object(&[
-                ("name", (*input).into()),
-                ("shape", shape.into()),
-                ("data", data.into()),
-            ]));
-        }
-        let wanted: Array = outputs.iter().map(|&o| JsValue::from_str(o)).collect();
-        let request = object(&[
-            ("kind", "run".into()),
-            ("name", name.into()),
-            ("inputs", list.into()),
-            ("outputs", wanted.into()),
-        ]);
-        let reply = self.request(request, transfer, RUN_MS).await?;
-        let got = Reflect::get(&reply, &"outputs".into()).unwrap_or(JsValue::UNDEFINED);
-        if !Array::is_array(&got) {
-            return Err(format!(
-                "the {} worker's reply to `{name}` has no outputs",
-                self.kind.code()
-            ));
-        }
-        let got: Vec<JsValue> = Array::from(&got).iter().collect();
+        let inputs: Vec<Tensor> = inputs
+            .iter()
+            .map(|(input, t)| Tensor {
+                name: input.to_string(),
+                shape: t.shape.clone(),
+                data: t.data.clone(),
+            })
+            .collect();
+        let reply = self
+            .request(|id| protocol::run(id, name, &inputs, outputs), RUN_MS)
+            .await?;
+        let mut got = protocol::tensor_list(&reply, "outputs")
+            .map_err(|e| format!("the {} worker's reply to `{name}`: {e}", self.kind.code()))?;
         let tensors = outputs
             .iter()
             .map(|want| {
-                let output = got
+                let at = got
                     .iter()
-                    .find(|o| text(o, "name") == *want)
+                    .position(|o| o.name == *want)
                     .ok_or_else(|| format!("model `{name}` gave no output `{want}`"))?;
-                read_tensor(output).map_err(|e| format!("model `{name}`, output `{want}`: {e}"))
+                let t = got.swap_remove(at);
+                Ok(TensorF32 {
+                    shape: t.shape,
+                    data: t.data,
+                })
             })
             .collect::<Result<Vec<_>, String>>()?;
         Ok(Ran {
             outputs: tensors,
-            worker_ms: number(&reply, "ms"),
+            worker_ms: protocol::number(&reply, "ms").unwrap_or(f64::NAN),
         })
     }
 
     /// Sends one request and waits for its reply; Err: the worker's error message.
     async fn request(
         &self,
-        request: JsValue,
-        transfer: Array,
+        build: impl FnOnce(u32) -> (JsValue, Array),
         timeout_ms: i32,
     ) -> Result<JsValue, String> {
         if let Some(why) = self.dead() {
@@ -262,7 +243,7 @@ impl Engine {
         }
         let id = self.next_id.get();
         self.next_id.set(id.wrapping_add(1));
-        let _ = Reflect::set(&request, &"id".into(), &JsValue::from(id));
+        let (request, transfer) = build(id);
         let mut resolver = None;
         let replied = Promise::new(&mut |resolve, _| resolver = Some(resolve));
         if let Some(resolve) = resolver {
@@ -283,8 +264,8 @@ impl Engine {
             self.worker.terminate();
             return Err(why);
         }
-        match text(&reply, "kind").as_str() {
-            "error" => Err(error_text(&reply)),
+        match protocol::kind_of(&reply).as_str() {
+            kind::ERROR => Err(error_text(&reply)),
             _ => Ok(reply),
         }
     }
@@ -292,18 +273,18 @@ impl Engine {
 
 /// Hands a message from the worker to whoever waits for it.
 fn deliver(inbox: &Rc<RefCell<Inbox>>, data: JsValue) {
-    let kind = text(&data, "kind");
-    let id = Reflect::get(&data, &"id".into())
-        .ok()
-        .and_then(|v| v.as_f64());
+    let kind = protocol::kind_of(&data);
+    let id = protocol::id_of(&data);
+    // A `fatal` error: the worker crashed and will answer nothing again.
+    let fatal = protocol::is_fatal(&data);
     let resolve = {
         let mut inbox = inbox.borrow_mut();
         match (kind.as_str(), id) {
-            ("ready" | "unavailable", _) => inbox.announcement.take(),
+            (kind::READY | kind::UNAVAILABLE, _) => inbox.announcement.take(),
             (_, Some(id)) if id >= 0.0 && id <= u32::MAX as f64 => {
                 inbox.waiting.remove(&(id as u32))
             }
-            ("error", None) => {
+            (kind::ERROR, None) => {
                 // An error that belongs to no request: the worker crashed or cannot start.
                 inbox.die(&error_text(&data));
                 None
@@ -314,96 +295,41 @@ fn deliver(inbox: &Rc<RefCell<Inbox>>, data: JsValue) {
     if let Some(resolve) = resolve {
         let _ = resolve.call1(&JsValue::NULL, &data);
     }
+    if fatal {
+        inbox.borrow_mut().die(&error_text(&data));
+    }
 }
 
 /// Waits for `promise`, or `ms` milliseconds; a timeout gives an error object with
 /// `why` (or, with an empty `why`, `undefined`, which the caller tells apart).
 async fn wait(promise: Promise, ms: i32, why: &str) -> JsValue {
     let why = why.to_string();
+    let window = web_sys::window();
+    let mut timer = None;
     let timeout = Promise::new(&mut |resolve, _| {
         let value = if why.is_empty() {
             JsValue::UNDEFINED
         } else {
-            error_object(&why)
+            protocol::error(None, &why)
         };
-        if let Some(window) = web_sys::window() {
-            let _ =
-                window.set_timeout_with_callback_and_timeout_and_arguments_1(&resolve, ms, &value);
+        if let Some(window) = &window {
+            timer = window
+                .set_timeout_with_callback_and_timeout_and_arguments_1(&resolve, ms, &value)
+                .ok();
         }
     });
-    JsFuture::from(Promise::race(&Array::of2(&promise, &timeout)))
+    let reply = JsFuture::from(Promise::race(&Array::of2(&promise, &timeout)))
         .await
-        .unwrap_or(JsValue::UNDEFINED)
-}
-
-/// A tensor from `{ name, shape, data: Float32Array }`.
-fn read_tensor(value: &JsValue) -> Result<TensorF32, String> {
-    let shape = Reflect::get(value, &"shape".into()).unwrap_or(JsValue::UNDEFINED);
-    if !Array::is_array(&shape) {
-        return Err("no shape".into());
+        .unwrap_or(JsValue::UNDEFINED);
+    // Answered (or timed out): the timer is no longer needed.
+    if let (Some(window), Some(timer)) = (window, timer) {
+        window.clear_timeout_with_handle(timer);
     }
-    let shape = Array::from(&shape)
-        .iter()
-        .map(|d| {
-            d.as_f64()
-                .filter(|d| *d >= 0.0 && d.fract() == 0.0 && *d <= u32::MAX as f64)
-                .map(|d| d as usize)
-        })
-        .collect::<Option<Vec<usize>>>()
-        .ok_or("a shape that is not a list of sizes")?;
-    let data = Reflect::get(value, &"data".into())
-        .ok()
-        .and_then(|d| d.dyn_into::<Float32Array>().ok())
-        .ok_or("no Float32Array data")?
-        .to_vec();
-    let expected = shape.iter().try_fold(1usize, |n, &d| n.checked_mul(d));
-    if expected != Some(data.len()) {
-        return Err(format!(
-            "shape {shape:?} does not hold {} values",
-            data.len()
-        ));
-    }
-    Ok(TensorF32 { shape, data })
-}
-
-fn error_object(message: &str) -> JsValue {
-    object(&[("kind", "error".into()), ("message", message.into())])
+    reply
 }
 
 fn error_text(reply: &JsValue) -> String {
-    let message = text(reply, "message");
-    if message.is_empty() {
-        "the worker gave no answer".to_string()
-    } else {
-        message
-    }
-}
-
-fn object(fields: &[(&str, JsValue)]) -> JsValue {
-    let object = Object::new();
-    for (key, value) in fields {
-        // Setting a property of a fresh plain object cannot fail.
-        let _ = Reflect::set(&object, &JsValue::from_str(key), value);
-    }
-    object.into()
-}
-
-fn text(value: &JsValue, key: &str) -> String {
-    if !value.is_object() {
-        return String::new();
-    }
-    Reflect::get(value, &key.into())
-        .ok()
-        .and_then(|v| v.as_string())
-        .unwrap_or_default()
-}
-
-fn number(value: &JsValue, key: &str) -> f64 {
-    if !value.is_object() {
-        return f64::NAN;
-    }
-    Reflect::get(value, &key.into())
-        .ok()
-        .and_then(|v| v.as_f64())
-        .unwrap_or(f64::NAN)
+    protocol::text(reply, "message")
+        .filter(|m| !m.is_empty())
+        .unwrap_or_else(|| "the worker gave no answer".to_string())
 }

@@ -705,6 +705,51 @@ try {
     console.log(`       (${session.network.failedOffline} network tries failed while offline, each answered from the cache)`);
   });
 
+  // The console errors a deliberate panic leaves: expected, so not a problem.
+  const forgetPanics = () => {
+    for (const p of session.problems) if (/panic_for_test|panicForTest|crashed|unreachable/.test(p)) session.problems.delete(p);
+  };
+
+  await check('a CPU worker that crashes mid-request is replaced at once, and the photo is read', async () => {
+    const cpuWorkers = () => page.workers().filter((w) => w.url().endsWith('cpu-worker-loader.js'));
+    const before = cpuWorkers();
+    expect(before.length >= 1, `CPU workers: ${page.workers().map((w) => w.url())}`);
+    // The app's worker panics on its next `run` request, as a bug in it would.
+    await before[before.length - 1].evaluate(() => {
+      const handle = self.onmessage;
+      self.onmessage = (event) => (event.data?.kind === 'run' ? wasm_bindgen.panic_for_test(event.data.id) : handle(event));
+    });
+    const started = Date.now();
+    const [card] = await analyse(page, [{ name: 'after-crash.png', mimeType: 'image/png', buffer: scenes.two }]);
+    const seconds = (Date.now() - started) / 1000;
+    forgetPanics();
+    expect(card.state === 'done' && card.faces.length === 2, `after the crash: ${card.state}: ${card.text}`);
+    expect(cpuWorkers().length >= 1 && !before.includes(cpuWorkers().at(-1)), 'no new CPU worker was started');
+    console.log(`       (read on a new worker in ${seconds.toFixed(1)} s; the old one was dropped at once)`);
+    const [next] = await analyse(page, [{ name: 'next.png', mimeType: 'image/png', buffer: scenes.one }]);
+    expect(next.state === 'done' && next.faces.length === 1, `the photo after: ${next.state}: ${next.text}`);
+  });
+
+  await check('a panic in the page shows a sentence and a reload button that works', async () => {
+    await page.evaluate(async () => {
+      const app = await import(document.querySelector('script[data-mien-js]').dataset.mienJs);
+      try {
+        app.panicForTest();
+      } catch {
+        // WebAssembly aborts after the panic hook: expected.
+      }
+    });
+    await page.waitForSelector('#crash', { state: 'visible', timeout: TIMEOUT_MS });
+    const text = await page.textContent('#crash');
+    forgetPanics();
+    expect(/stopped because of an internal error/.test(text) && /Reload the page/.test(text), `crash panel: ${text}`);
+    expect((await page.getAttribute('#crash', 'role')) === 'alert', 'the crash panel is not announced');
+    await Promise.all([page.waitForEvent('load'), page.click('#crash-reload')]);
+    await page.waitForSelector('main.app #upload', { timeout: TIMEOUT_MS });
+    expect(!(await page.$('#crash')), 'the crash panel survived the reload');
+    await engineReady(page, 'cpu');
+  });
+
   for (const warning of session.warnings) console.log(`  note ${warning}`);
   if (session.problems.size) throw new Error(`the page reported problems:\n    ${[...session.problems].join('\n    ')}`);
   await session.close();

@@ -262,8 +262,8 @@ impl std::fmt::Display for ModelFileError {
         match self {
             ModelFileError::NotOnnx(why) => write!(
                 f,
-                "This file is not an ONNX model ({why}). Choose a classifier exported by \
-                 `mien-train export`."
+                "This file is not an ONNX model. Choose a classifier exported by \
+                 `mien-train export`. (Details: {why}.)"
             ),
             ModelFileError::NotMien(why) => write!(
                 f,

@@ -69,5 +69,5 @@ fn reload_function() -> Option<Function> {
         .ok()?
         .dyn_into()
         .ok()?;
-    Some(reload.bind(&location))
+    Some(reload.bind0(&location))
 }

@@ -9,7 +9,7 @@ export PATH := $(CURDIR)/node_modules/.bin:$(HOME)/.cargo/bin:$(PATH)
 ADDRESS ?= 127.0.0.1
 PORT ?= 8080
 
-.PHONY: setup-web setup-torch build serve test test-core test-native test-web trainer
+.PHONY: setup-web setup-torch build serve test test-core test-native test-web trainer fmt-check
 
 ## Install what the web build and its tests need (only what is missing).
 setup-web:
@@ -29,7 +29,14 @@ serve: setup-web
 	trunk serve --release --offline --address $(ADDRESS) --port $(PORT)
 
 ## Everything CI runs.
-test: test-native test-web
+test: fmt-check test-native test-web
+
+## The code is formatted as `cargo fmt` leaves it (both crates), so a diff shows only
+## what changed. Seconds; `cargo fmt --all && (cd gpu-worker && cargo fmt)` fixes it.
+fmt-check:
+	@cargo fmt --version >/dev/null 2>&1 || rustup component add rustfmt
+	cargo fmt --all --check
+	cd gpu-worker && cargo fmt --check
 
 ## The shared core, face finding and the shipped model: no libtorch needed.
 test-core: setup-web

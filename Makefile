@@ -60,7 +60,7 @@ test-web: build
 # by `make test`) only checks that every benchmark starts and finishes, with
 # BENCH_QUICK=1: a few runs each, a dev build of the trainer; its numbers mean nothing.
 # ===========================================================================
-.PHONY: bench bench-assets bench-data bench-trainer bench-browser bench-coldstart bench-train bench-eval bench-smoke
+.PHONY: bench bench-assets bench-data bench-trainer bench-browser bench-coldstart bench-webcam bench-train bench-eval bench-smoke
 
 export BENCH_QUICK
 BENCH_THREADS ?= 2
@@ -68,8 +68,8 @@ bench_quick = $(filter-out 0,$(BENCH_QUICK))
 bench_sfx = $(if $(bench_quick),-quick)
 BENCH_TRAINER = $(or $(CARGO_TARGET_DIR),target)/$(if $(bench_quick),debug,release)/mien-train
 
-## All four benchmarks in full (tens of minutes on 2 cores).
-bench: bench-browser bench-coldstart bench-train bench-eval
+## All five benchmarks in full (tens of minutes on 2 cores).
+bench: bench-browser bench-coldstart bench-webcam bench-train bench-eval
 
 ## The benchmarks' helper (bench/assets.rs): prepared BlazeFace files, a one-node
 ## MatMul model and MAC counts in target/bench/models; the sample photo on demand.
@@ -93,6 +93,10 @@ bench-browser: build bench-assets
 bench-coldstart: build bench-assets
 	node bench/coldstart.mjs
 
+## The webcam view's analysed frames/s and page responsiveness, per engine, 1 and 3 faces.
+bench-webcam: build bench-assets
+	node bench/webcam.mjs
+
 ## Trainer images/s vs the CPU's peak and vs PyTorch on the identical network.
 bench-train: bench-trainer
 	. scripts/torch-env.sh && $(BENCH_TRAINER) bench --archs fer --threads $(BENCH_THREADS) \
@@ -106,6 +110,6 @@ bench-eval: bench-trainer bench-data bench-assets
 
 ## Every benchmark once, tiny (part of `make test`).
 bench-smoke: BENCH_QUICK = 1
-bench-smoke: bench-browser bench-coldstart bench-train bench-eval
+bench-smoke: bench-browser bench-coldstart bench-webcam bench-train bench-eval
 
 test: bench-smoke

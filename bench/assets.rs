@@ -12,6 +12,10 @@
 //!   from `../shared/data/fer2013.tar.gz`, or `$FER_TARBALL`, by `tests/common`) pasted on a noisy
 //!   background. Research-use data: the photo is made in memory each run and never
 //!   written into the repository.
+//! - `video [--faces N] OUT.y4m`: the same kind of scene at 640x480 as a one-frame Y4M
+//!   file (4:2:0), for Chromium's fake camera (`--use-file-for-fake-video-capture`,
+//!   which loops it): what `bench/webcam.mjs` shows the webcam view. Write it outside the
+//!   repository (a temporary folder).
 //!
 //! Nothing here is measured; the timing is done by `bench/*.mjs`.
 
@@ -42,8 +46,10 @@ fn main() {
     let result = match args.first().map(String::as_str) {
         Some("models") => models(&args[1..]),
         Some("scene") => scene(&args[1..]),
+        Some("video") => video(&args[1..]),
         _ => Err(
-            "usage: bench-assets models OUT_DIR [--matmul N] | scene [--faces N] > photo.png"
+            "usage: bench-assets models OUT_DIR [--matmul N] | scene [--faces N] \
+                  > photo.png | video [--faces N] OUT.y4m"
                 .into(),
         ),
     };
@@ -202,9 +208,19 @@ fn fer_faces() -> Result<Vec<GrayImage>, String> {
 }
 
 fn scene(args: &[String]) -> Result<(), String> {
+    let photo = scene_image(flag(args, "--faces", 3)?, 800, 480)?;
+    let mut png = Vec::new();
+    image::DynamicImage::ImageRgb8(photo)
+        .write_to(&mut Cursor::new(&mut png), image::ImageFormat::Png)
+        .map_err(|e| e.to_string())?;
+    std::io::stdout().write_all(&png).map_err(|e| e.to_string())
+}
+
+/// `count` faces (at most the list's length), 170 px each, spread over a `w` x `h`
+/// noisy background.
+fn scene_image(count: usize, w: u32, h: u32) -> Result<RgbImage, String> {
     let faces = fer_faces()?;
-    let count = flag(args, "--faces", 3)?.clamp(1, faces.len());
-    let (w, h) = (800u32, 480u32);
+    let count = count.clamp(1, faces.len());
     let mut seed = 7u64;
     let mut photo = RgbImage::from_fn(w, h, |x, y| {
         seed = seed
@@ -214,7 +230,7 @@ fn scene(args: &[String]) -> Result<(), String> {
         let base = [150 + (x * 40 / w) as i32, 170, 190 - (y * 40 / h) as i32];
         Rgb(base.map(|c| (c + noise).clamp(0, 255) as u8))
     });
-    let side = 170u32;
+    let side = 170u32.min(w / count as u32);
     for (i, face) in faces.iter().take(count).enumerate() {
         let big = image::imageops::resize(face, side, side, FilterType::CatmullRom);
         let cx = (w as usize * (2 * i + 1) / (2 * count)) as u32;
@@ -226,9 +242,47 @@ fn scene(args: &[String]) -> Result<(), String> {
             }
         }
     }
-    let mut png = Vec::new();
-    image::DynamicImage::ImageRgb8(photo)
-        .write_to(&mut Cursor::new(&mut png), image::ImageFormat::Png)
-        .map_err(|e| e.to_string())?;
-    std::io::stdout().write_all(&png).map_err(|e| e.to_string())
+    Ok(photo)
+}
+
+// ---------------------------------------------------------------------------
+// video
+
+fn video(args: &[String]) -> Result<(), String> {
+    let out = args
+        .iter()
+        .rev()
+        .find(|a| a.ends_with(".y4m"))
+        .ok_or("video needs an output file ending in .y4m")?;
+    let frame = scene_image(flag(args, "--faces", 3)?, 640, 480)?;
+    std::fs::write(out, y4m(&frame)).map_err(|e| format!("{out}: {e}"))
+}
+
+/// One frame of YUV4MPEG2, 4:2:0 (BT.601, full range, as JPEG): the luma plane, then
+/// each chroma plane averaged over 2x2 blocks.
+fn y4m(rgb: &RgbImage) -> Vec<u8> {
+    let (w, h) = rgb.dimensions();
+    let yuv = |p: &Rgb<u8>| {
+        let [r, g, b] = p.0.map(f32::from);
+        [
+            0.299 * r + 0.587 * g + 0.114 * b,
+            128.0 - 0.168736 * r - 0.331264 * g + 0.5 * b,
+            128.0 + 0.5 * r - 0.418688 * g - 0.081312 * b,
+        ]
+    };
+    let byte = |v: f32| v.round().clamp(0.0, 255.0) as u8;
+    let mut out = format!("YUV4MPEG2 W{w} H{h} F30:1 Ip A1:1 C420jpeg\nFRAME\n").into_bytes();
+    out.extend(rgb.pixels().map(|p| byte(yuv(p)[0])));
+    for plane in [1, 2] {
+        for y in (0..h).step_by(2) {
+            for x in (0..w).step_by(2) {
+                let mut sum = 0.0;
+                for (dx, dy) in [(0, 0), (1, 0), (0, 1), (1, 1)] {
+                    sum += yuv(rgb.get_pixel((x + dx).min(w - 1), (y + dy).min(h - 1)))[plane];
+                }
+                out.push(byte(sum / 4.0));
+            }
+        }
+    }
+    out
 }

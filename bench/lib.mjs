@@ -1,4 +1,4 @@
-// Shared by the browser benchmarks (bench/browser.mjs, bench/coldstart.mjs): a local
+// Shared by the browser benchmarks (bench/browser.mjs, bench/coldstart.mjs, bench/webcam.mjs): a local
 // static server that can mount several folders, compresses like a production server and
 // logs every byte it sends; the headless Chromium launch; machine load; tables; JSON.
 
@@ -79,7 +79,7 @@ export function brotliSize(file) {
 }
 
 /** Headless Chromium with a fresh profile (so an empty HTTP cache), WebGPU on. */
-export async function launch(chromium, { webgpu = true } = {}) {
+export async function launch(chromium, { webgpu = true, args: extra = [] } = {}) {
   if (!existsSync(BROWSER)) throw new Error(`no browser at ${BROWSER}; run \`make setup-web\``);
   const profile = await mkdtemp(join(tmpdir(), 'mien-bench-'));
   const args = [
@@ -89,6 +89,7 @@ export async function launch(chromium, { webgpu = true } = {}) {
     '--disable-renderer-backgrounding',
   ];
   if (webgpu) args.push('--enable-unsafe-webgpu');
+  args.push(...extra);
   const context = await chromium.launchPersistentContext(profile, { executablePath: BROWSER, headless: true, args });
   return {
     context,

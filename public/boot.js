@@ -2,16 +2,35 @@
 // this file exists because the Content-Security-Policy allows no inline script.
 const tag = document.querySelector('script[data-mien-js]');
 
-try {
-  const { default: init } = await import(tag.dataset.mienJs);
-  await init({ module_or_path: tag.dataset.mienWasm });
-} catch (error) {
-  console.error('mien could not start:', error);
+// mien's WebAssembly is built with SIMD (.cargo/config.toml). This module (one function
+// returning a `v128.const`) only validates where the browser has WebAssembly SIMD.
+const SIMD_PROBE = new Uint8Array([
+  0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, // magic, version 1
+  0x01, 0x05, 0x01, 0x60, 0x00, 0x01, 0x7b, // types: () -> v128
+  0x03, 0x02, 0x01, 0x00, // functions: one, of type 0
+  0x0a, 0x16, 0x01, 0x14, 0x00, 0xfd, 0x0c, ...new Array(16).fill(0), 0x0b, // code: v128.const 0
+]);
+
+function say(text) {
   const note = document.createElement('p');
   note.className = 'boot-error';
-  note.textContent = 'mien could not start in this browser: ' + error
-    + '. It needs a recent browser with WebAssembly enabled.';
+  note.textContent = text;
   document.body.append(note);
+}
+
+if (typeof WebAssembly !== 'object') {
+  say('mien runs in your browser with WebAssembly, which is switched off or missing here.');
+} else if (!WebAssembly.validate(SIMD_PROBE)) {
+  say('mien needs WebAssembly SIMD, which this browser lacks: please use a browser from 2023 '
+    + 'or later (Chrome or Edge 91, Firefox 89, Safari 16.4 or newer).');
+} else {
+  try {
+    const { default: init } = await import(tag.dataset.mienJs);
+    await init({ module_or_path: tag.dataset.mienWasm });
+  } catch (error) {
+    console.error('mien could not start:', error);
+    say('mien could not start in this browser: ' + error + '. It needs a recent browser with WebAssembly enabled.');
+  }
 }
 
 // Works offline after this first visit: sw.js stores the app, its workers and models.

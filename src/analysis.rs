@@ -49,6 +49,31 @@ pub trait Models {
     fn now_ms(&self) -> f64;
 }
 
+/// Why a picture's faces could not be read, by kind, so that a caller can act on it
+/// (try another engine, start a new worker, or only report it) without matching words.
+/// Its text is the inner sentence. A file that cannot be decoded is a
+/// [`DecodeError`] instead, from [`picture_from_bytes`].
+#[derive(Clone, Debug, PartialEq)]
+pub enum AnalysisError {
+    /// The engine running the models failed (a worker crashed or did not answer, the
+    /// GPU failed, a model could not run): another engine may succeed.
+    Engine(String),
+    /// The models ran, but their outputs are not what the model contract says (a
+    /// BlazeFace output of the wrong shape, a classifier with the wrong number of
+    /// expressions): the model files do not match, and another engine will not help.
+    Output(String),
+}
+
+impl std::fmt::Display for AnalysisError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            AnalysisError::Engine(why) | AnalysisError::Output(why) => f.write_str(why),
+        }
+    }
+}
+
+impl std::error::Error for AnalysisError {}
+
 /// How a photo's faces are looked for.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Options {
@@ -172,7 +197,7 @@ pub async fn read_faces<M: Models>(
     models: &M,
     picture: &DynamicImage,
     options: Options,
-) -> Result<Faces, String> {
+) -> Result<Faces, AnalysisError> {
     let started = models.now_ms();
     let mut detect_model_ms = 0.0;
     let mut found = Found::Detected;
@@ -221,7 +246,7 @@ pub async fn read_whole<M: Models>(
     models: &M,
     picture: &DynamicImage,
     options: Options,
-) -> Result<Faces, String> {
+) -> Result<Faces, AnalysisError> {
     let started = models.now_ms();
     let (w, h) = (picture.width(), picture.height());
     let side = w.min(h);
@@ -246,11 +271,16 @@ async fn detect<M: Models>(
     picture: &DynamicImage,
     detector: &FaceDetector,
     model_ms: &mut f64,
-) -> Result<Vec<Face>, String> {
+) -> Result<Vec<Face>, AnalysisError> {
     let (input, letterbox): (TensorF32, Letterbox) = detector.input(picture);
-    let (outputs, ms) = models.detector_outputs(detector.variant(), &input).await?;
+    let (outputs, ms) = models
+        .detector_outputs(detector.variant(), &input)
+        .await
+        .map_err(AnalysisError::Engine)?;
     *model_ms += ms;
-    detector.decode(&outputs, &letterbox)
+    detector
+        .decode(&outputs, &letterbox)
+        .map_err(AnalysisError::Output)
 }
 
 async fn read_crop<M: Models>(
@@ -260,18 +290,19 @@ async fn read_crop<M: Models>(
     score: f32,
     options: Options,
     started: f64,
-) -> Result<FaceReading, String> {
+) -> Result<FaceReading, AnalysisError> {
     let contract = models.contract();
     let gray = to_gray_pixels(crop, contract);
     let (logits, classify_model_ms) = models
         .logits(pixels_to_input(gray.as_raw(), contract))
-        .await?;
+        .await
+        .map_err(AnalysisError::Engine)?;
     if logits.len() != contract.labels.len() {
-        return Err(format!(
+        return Err(AnalysisError::Output(format!(
             "the expression model gave {} numbers for {} expressions",
             logits.len(),
             contract.labels.len()
-        ));
+        )));
     }
     let emotions = Emotions::from_logits(&logits, contract);
     let thumbnail = options
@@ -405,16 +436,28 @@ impl CpuModels {
     }
 
     /// [`read_faces`], run here and now.
-    pub fn read_faces(&self, picture: &DynamicImage, options: Options) -> Result<Faces, String> {
-        now_or_never(read_faces(self, picture, options))
-            .unwrap_or_else(|| Err("the native models waited".into()))
+    pub fn read_faces(
+        &self,
+        picture: &DynamicImage,
+        options: Options,
+    ) -> Result<Faces, AnalysisError> {
+        now_or_never(read_faces(self, picture, options)).unwrap_or_else(waited)
     }
 
     /// [`read_whole`], run here and now.
-    pub fn read_whole(&self, picture: &DynamicImage, options: Options) -> Result<Faces, String> {
-        now_or_never(read_whole(self, picture, options))
-            .unwrap_or_else(|| Err("the native models waited".into()))
+    pub fn read_whole(
+        &self,
+        picture: &DynamicImage,
+        options: Options,
+    ) -> Result<Faces, AnalysisError> {
+        now_or_never(read_whole(self, picture, options)).unwrap_or_else(waited)
     }
+}
+
+/// Native models never wait; if one did, that is the engine's failure.
+#[cfg(feature = "cpu")]
+fn waited() -> Result<Faces, AnalysisError> {
+    Err(AnalysisError::Engine("the native models waited".into()))
 }
 
 #[cfg(feature = "cpu")]
@@ -455,5 +498,93 @@ impl Models for CpuModels {
 
     fn now_ms(&self) -> f64 {
         self.started.elapsed().as_secs_f64() * 1000.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Models that answer as they are told: an engine error, or outputs of some shape.
+    struct Told {
+        contract: ModelContract,
+        detector: Result<Vec<TensorF32>, String>,
+        logits: Result<Vec<f32>, String>,
+    }
+
+    impl Models for Told {
+        fn contract(&self) -> &ModelContract {
+            &self.contract
+        }
+
+        async fn detector_outputs(
+            &self,
+            _: Variant,
+            _: &TensorF32,
+        ) -> Result<(Vec<TensorF32>, f64), String> {
+            self.detector.clone().map(|outputs| (outputs, 0.0))
+        }
+
+        async fn logits(&self, _: Vec<f32>) -> Result<(Vec<f32>, f64), String> {
+            self.logits.clone().map(|logits| (logits, 0.0))
+        }
+
+        fn now_ms(&self) -> f64 {
+            0.0
+        }
+    }
+
+    fn told(detector: Result<Vec<TensorF32>, String>, logits: Result<Vec<f32>, String>) -> Told {
+        Told {
+            contract: ModelContract::new(1, 48, 48),
+            detector,
+            logits,
+        }
+    }
+
+    fn photo() -> DynamicImage {
+        DynamicImage::ImageRgb8(RgbImage::from_pixel(160, 120, Rgb([90, 120, 150])))
+    }
+
+    fn read_faces_now(models: &Told) -> Result<Faces, AnalysisError> {
+        now_or_never(read_faces(models, &photo(), Options::photo())).expect("no waiting")
+    }
+
+    fn read_whole_now(models: &Told) -> Result<Faces, AnalysisError> {
+        now_or_never(read_whole(models, &photo(), Options::photo())).expect("no waiting")
+    }
+
+    #[test]
+    fn an_engine_failure_is_an_engine_error() {
+        fn crashed<T>() -> Result<T, String> {
+            Err("the worker crashed".to_string())
+        }
+        assert_eq!(
+            read_faces_now(&told(crashed(), Ok(vec![0.0; 7]))).unwrap_err(),
+            AnalysisError::Engine("the worker crashed".into())
+        );
+        let whole = read_whole_now(&told(Ok(Vec::new()), crashed())).unwrap_err();
+        assert_eq!(whole, AnalysisError::Engine("the worker crashed".into()));
+        assert_eq!(whole.to_string(), "the worker crashed");
+    }
+
+    #[test]
+    fn outputs_that_break_the_contract_are_output_errors() {
+        // BlazeFace with no outputs at all.
+        let err = read_faces_now(&told(Ok(Vec::new()), Ok(vec![0.0; 7]))).unwrap_err();
+        assert!(matches!(err, AnalysisError::Output(_)), "{err:?}");
+        // A classifier giving 3 numbers for 7 expressions.
+        let err = read_whole_now(&told(Ok(Vec::new()), Ok(vec![0.0; 3]))).unwrap_err();
+        assert_eq!(
+            err,
+            AnalysisError::Output("the expression model gave 3 numbers for 7 expressions".into())
+        );
+    }
+
+    #[test]
+    fn a_picture_read_whole_gives_one_face() {
+        let faces = read_whole_now(&told(Ok(Vec::new()), Ok(vec![0.0; 7]))).unwrap();
+        assert_eq!(faces.found, Found::Whole);
+        assert_eq!(faces.faces.len(), 1);
     }
 }

@@ -9,7 +9,7 @@ use gloo::timers::future::TimeoutFuture;
 use image::DynamicImage;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use mien::analysis::picture_from_bytes;
+use mien::analysis::{picture_from_bytes, AnalysisError};
 use mien::decode::DecodeLimits;
 use web_sys::File;
 
@@ -241,12 +241,14 @@ async fn analyse(file: &File, outcome: &ArcRwSignal<Outcome>, backend: Backend) 
 }
 
 /// Runs `work` on the engine in use. When the GPU fails, the CPU takes over (the
-/// page says so) and the work is done again there; when the CPU worker crashes, a
-/// new one does it again (once).
+/// page says so) and the work is done again there; when the CPU worker crashes (an
+/// engine error from a dead worker), a new one does it again (once). Models whose
+/// outputs do not match their contract fail at once on the CPU: another try would
+/// give the same outputs.
 async fn with_engine<T, F, Fut>(backend: Backend, work: F) -> Result<T, String>
 where
     F: Fn(Inference) -> Fut,
-    Fut: std::future::Future<Output = Result<T, String>>,
+    Fut: std::future::Future<Output = Result<T, AnalysisError>>,
 {
     for attempt in 0..2 {
         let inference = backend
@@ -260,7 +262,7 @@ where
             Err(why) if kind == EngineKind::Gpu => {
                 backend.gpu_failed(format!("it failed during an analysis: {why}"))
             }
-            Err(_) if attempt == 0 && used.is_dead() => {}
+            Err(AnalysisError::Engine(_)) if attempt == 0 && used.is_dead() => {}
             Err(why) => return Err(format!("The analysis failed: {why}")),
         }
         // Let the switch to the CPU begin before asking for the engine again.

@@ -3,7 +3,7 @@
 //! run elsewhere, in an engine's worker ([`Inference`]).
 
 use image::DynamicImage;
-use mien::analysis::{self, Models, Options};
+use mien::analysis::{self, AnalysisError, Models, Options};
 use mien::contract::ModelContract;
 use mien::face::Variant;
 use mien::tensor::TensorF32;
@@ -49,18 +49,27 @@ fn photo_options() -> Options {
 }
 
 /// A photo's faces, each read, with thumbnails.
-pub async fn read_photo(inference: &Inference, picture: &DynamicImage) -> Result<Faces, String> {
+pub async fn read_photo(
+    inference: &Inference,
+    picture: &DynamicImage,
+) -> Result<Faces, AnalysisError> {
     analysis::read_faces(inference, picture, photo_options()).await
 }
 
 /// A camera frame's faces, each read.
-pub async fn read_frame(inference: &Inference, picture: &DynamicImage) -> Result<Faces, String> {
+pub async fn read_frame(
+    inference: &Inference,
+    picture: &DynamicImage,
+) -> Result<Faces, AnalysisError> {
     analysis::read_faces(inference, picture, Options::webcam()).await
 }
 
 /// Reads the picture's centred square as one face: for pictures that are already a
 /// face crop where the detector finds nothing.
-pub async fn read_whole(inference: &Inference, picture: &DynamicImage) -> Result<Faces, String> {
+pub async fn read_whole(
+    inference: &Inference,
+    picture: &DynamicImage,
+) -> Result<Faces, AnalysisError> {
     analysis::read_whole(inference, picture, photo_options()).await
 }
 

@@ -9,7 +9,7 @@ export PATH := $(CURDIR)/node_modules/.bin:$(HOME)/.cargo/bin:$(PATH)
 ADDRESS ?= 127.0.0.1
 PORT ?= 8080
 
-.PHONY: setup-web setup-torch build serve test test-core test-native test-web trainer fmt-check
+.PHONY: setup-web setup-torch build serve test test-core test-native test-web test-load trainer fmt-check
 
 ## Install what the web build and its tests need (only what is missing).
 setup-web:
@@ -53,6 +53,11 @@ trainer: setup-torch
 ## Build, then load the app in headless Chromium and check it.
 test-web: build
 	node tests/browser/run.mjs
+
+## Not in `test` (minutes): 300 photos and bad files twice (the CPU worker crashing in the
+## second batch), memory before and after, then the webcam view for 3 minutes.
+test-load: build
+	node tests/browser/load.mjs
 
 # ===========================================================================
 # Benchmarks: see the README's "Benchmarks". Each one prints a table and writes

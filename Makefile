@@ -54,8 +54,8 @@ trainer: setup-torch
 test-web: build
 	node tests/browser/run.mjs
 
-## Not in `test` (minutes): 300 photos and bad files twice (the CPU worker crashing in the
-## second batch), memory before and after, then the webcam view for 3 minutes.
+## Not in `test` (about ten minutes): 300 photos and bad files, five times (the CPU worker
+## crashing in the last), memory after each, then the webcam view for 3 minutes.
 test-load: build
 	node tests/browser/load.mjs
 

@@ -35,8 +35,37 @@ if (typeof WebAssembly !== 'object') {
 
 // Works offline after this first visit: sw.js stores the app, its workers and models.
 // Service workers exist only on secure pages (https, or this computer's own address).
-if ('serviceWorker' in navigator) {
+// It is registered 3 s after the first result (or once the engine has failed, or after
+// a minute), so that storing the files never competes with the first analysis for the
+// network; it then takes them from the browser's HTTP cache where the server allows.
+function registerServiceWorker() {
   navigator.serviceWorker.register('sw.js').catch((error) => {
     console.warn('mien will not work offline here: its service worker could not start:', error);
   });
+}
+
+const FIRST_RESULT = [
+  '#engine[data-state="failed"]',
+  'article.photo[data-state="done"]',
+  'article.photo[data-state="no-face"]',
+  'article.photo[data-state="error"]',
+  '#webcam-fps[data-fps]',
+].join(', ');
+
+if ('serviceWorker' in navigator) {
+  if (document.querySelector(FIRST_RESULT)) {
+    registerServiceWorker();
+  } else {
+    const observer = new MutationObserver(() => {
+      if (!document.querySelector(FIRST_RESULT)) return;
+      observer.disconnect();
+      clearTimeout(fallback);
+      setTimeout(registerServiceWorker, 3000);
+    });
+    const fallback = setTimeout(() => {
+      observer.disconnect();
+      registerServiceWorker();
+    }, 60_000);
+    observer.observe(document.body, { subtree: true, childList: true, attributes: true, attributeFilter: ['data-state', 'data-fps'] });
+  }
 }

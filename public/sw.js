@@ -55,7 +55,9 @@ self.addEventListener('install', (event) => {
       const urls = needed(await index.clone().text());
       await cache.put(absolute('./'), index);
       urls.delete(absolute('./'));
-      await cache.addAll([...urls]);
+      // The page has just fetched these: take them from the HTTP cache where it has them
+      // (a server that forbids storing them makes this a second download).
+      await cache.addAll([...urls].map((url) => new Request(url, { cache: 'force-cache' })));
       await Promise.all(OPTIONAL.map((path) => cache.add(absolute(path)).catch(() => {})));
       await self.skipWaiting();
     })(),

@@ -51,7 +51,10 @@ export async function openSession({ browser, origin, flags = [] }) {
   page.on('pageerror', (error) => problems.add(`uncaught exception (page): ${error.message}`));
   page.on('worker', (worker) => worker.on('console', noteConsole(`worker ${worker.url()}`)));
   context.on('request', (request) => {
-    requests.push({ url: request.url(), method: request.method(), body: request.postDataBuffer(), at: Date.now() });
+    // The service worker's own fetches (storing the site's files for offline use) are
+    // marked, so that a check of what the page asks for can tell them apart.
+    const byServiceWorker = request.serviceWorker() != null || new URL(request.url()).pathname.endsWith('/sw.js');
+    requests.push({ url: request.url(), method: request.method(), body: request.postDataBuffer(), at: Date.now(), byServiceWorker });
     const url = request.url();
     if (!url.startsWith(origin) && !url.startsWith('blob:') && !url.startsWith('data:') && url !== 'about:blank') {
       problems.add(`request to another origin: ${url}`);

@@ -20,7 +20,7 @@
 // CHROMIUM.
 // Not part of `make test` (minutes on 2 cores); it fails on a card without an outcome,
 // a console error, a request to another origin, or growth beyond the limits below.
-// Run it alone: the resident memory is summed over every Chromium process.
+// The resident memory is summed over this test's Chromium processes.
 
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -42,8 +42,13 @@ const BATCH_TIMEOUT_MS = Math.max(600_000, PHOTOS * 4_000);
 // Each batch of the same size replaces the cards before: once the browser's caches have
 // filled (measured: the renderer grows about 110 MB over the first batch and 150 MB over
 // the second, then 25, 8, 21 and -12 MB over four more), what is left after the last
-// batch beyond the one before is a leak. Allowed: 64 MB of resident memory (allocators
-// keep some pages) and 16 MB of JS heap. The webcam: 64 MB after its first minute.
+// batch beyond the one before is a leak. Allowed: 64 MB of the page's resident memory
+// (its renderer process, which holds the app and its workers; allocators keep some
+// pages) and 16 MB of JS heap; the same 64 MB for the webcam after its first minute;
+// twice that for the crash batch, where a new worker compiles its module and loads its
+// models again while the renderer keeps some of the crashed one's pages (measured:
+// 34-62 MB). Chromium's other processes
+// (network, storage, camera services) are printed, not checked.
 const MAX_GROWTH_RSS = Number(process.env.MIEN_LOAD_MAX_GROWTH_MB ?? 64) * 2 ** 20;
 const MAX_GROWTH_HEAP = 16 << 20;
 
@@ -58,17 +63,29 @@ if (!existsSync(join(DIST, 'index.html'))) fail(`${DIST}/index.html is missing; 
 
 const mb = (bytes) => `${(bytes / 2 ** 20).toFixed(1)} MB`;
 
-/** Resident memory of every Chromium process, in bytes (from ps), in all and by type. */
+/**
+ * Resident memory of this test's Chromium (every process descending from this one, so
+ * other browsers on the machine do not count), in bytes (from ps), in all and by type.
+ */
 function chromiumRss() {
-  const out = execFileSync('ps', ['-eo', 'rss=,args='], { encoding: 'utf8' });
+  const out = execFileSync('ps', ['-eo', 'pid=,ppid=,rss=,args='], { encoding: 'utf8' });
+  const rows = out
+    .split('\n')
+    .map((line) => line.trim().split(/\s+/))
+    .filter((f) => f.length >= 4)
+    .map(([pid, ppid, rss, ...args]) => ({ pid: Number(pid), ppid: Number(ppid), rss: Number(rss) * 1024, command: args.join(' ') }));
+  const ours = new Set([process.pid]);
+  for (let grew = true; grew; ) {
+    grew = false;
+    for (const r of rows) if (ours.has(r.ppid) && !ours.has(r.pid)) (ours.add(r.pid), (grew = true));
+  }
   const byType = {};
   let all = 0;
-  for (const line of out.split('\n')) {
-    const [rss, command] = [line.trim().split(/\s+/)[0], line.trim().split(/\s+/).slice(1).join(' ')];
-    if (!/chrom/i.test(command.split(' ')[0] ?? '')) continue;
-    const type = /--type=([a-z-]+)/.exec(command)?.[1] ?? 'browser';
-    byType[type] = (byType[type] ?? 0) + Number(rss) * 1024;
-    all += Number(rss) * 1024;
+  for (const r of rows) {
+    if (r.pid === process.pid || !ours.has(r.pid) || !/chrom/i.test(r.command.split(' ')[0] ?? '')) continue;
+    const type = /--type=([a-z-]+)/.exec(r.command)?.[1] ?? 'browser';
+    byType[type] = (byType[type] ?? 0) + r.rss;
+    all += r.rss;
   }
   return { all, byType };
 }
@@ -93,7 +110,7 @@ async function memory(cdp, page) {
   const { usedSize } = await cdp.send('Runtime.getHeapUsage');
   const rss = chromiumRss();
   const wasm = await wasmMemory(page).catch((e) => ({ error: String(e) }));
-  return { heap: usedSize, rss: rss.all, byType: rss.byType, wasm };
+  return { heap: usedSize, rss: rss.all, page: rss.byType.renderer ?? 0, byType: rss.byType, wasm };
 }
 const memoryText = (m) =>
   `JS heap ${mb(m.heap)}, Chromium resident ${mb(m.rss)} (` +
@@ -213,9 +230,9 @@ try {
     const now = await memory(cdp, page);
     console.log(`  ok   batch ${b}: ${PHOTOS} more in ${((Date.now() - started) / 1000).toFixed(0)} s, every card with its outcome`);
     console.log(`  after batch ${b}:      ${memoryText(now)}`);
-    console.log(`       growth over batch ${b}: resident ${mb(now.rss - previous.rss)}, JS heap ${mb(now.heap - previous.heap)}`);
+    console.log(`       growth over batch ${b}: page (renderer) ${mb(now.page - previous.page)}, all of Chromium ${mb(now.rss - previous.rss)}, JS heap ${mb(now.heap - previous.heap)}`);
     if (b === BATCHES) {
-      expect(now.rss - previous.rss <= MAX_GROWTH_RSS, `resident memory grew by ${mb(now.rss - previous.rss)} over batch ${b}`);
+      expect(now.page - previous.page <= MAX_GROWTH_RSS, `the page's resident memory grew by ${mb(now.page - previous.page)} over batch ${b}`);
       expect(now.heap - previous.heap <= MAX_GROWTH_HEAP, `the JS heap grew by ${mb(now.heap - previous.heap)} over batch ${b}`);
     }
     previous = now;
@@ -247,10 +264,10 @@ try {
   const alive = cpuWorkers().length;
   console.log(`  ok   ${PHOTOS} more in ${seconds3.toFixed(0)} s with the CPU worker crashing after a third: replaced, every card with its outcome; ${alive} CPU worker(s) alive`);
   console.log(`  after the crash batch: ${memoryText(afterThird)}`);
-  const crashGrowth = afterThird.rss - beforeCrash.rss;
-  console.log(`       growth over the crash batch: resident ${mb(crashGrowth)}, JS heap ${mb(afterThird.heap - beforeCrash.heap)}`);
+  const crashGrowth = afterThird.page - beforeCrash.page;
+  console.log(`       growth over the crash batch: page (renderer) ${mb(crashGrowth)}, all of Chromium ${mb(afterThird.rss - beforeCrash.rss)}, JS heap ${mb(afterThird.heap - beforeCrash.heap)}`);
   expect(alive === 1, `${alive} CPU workers alive after the crash: the crashed one was not terminated`);
-  expect(crashGrowth <= MAX_GROWTH_RSS, `resident memory grew by ${mb(crashGrowth)} with the crash`);
+  expect(crashGrowth <= 2 * MAX_GROWTH_RSS, `the page's resident memory grew by ${mb(crashGrowth)} with the crash`);
 
   // 4. The webcam view for a few minutes.
   await page.click('#tab-webcam');
@@ -273,9 +290,9 @@ try {
   });
   expect(!problem, `the webcam view says: ${problem}`);
   await page.click('#webcam-stop');
-  const camGrowth = camLast.rss - camStart.rss;
-  expect(camGrowth <= MAX_GROWTH_RSS, `resident memory grew by ${mb(camGrowth)} during the webcam run`);
-  console.log(`  ok   webcam ${WEBCAM_S} s after ${WEBCAM_WARMUP_S} s: resident growth ${mb(camGrowth)}, JS heap growth ${mb(camLast.heap - camStart.heap)}`);
+  const camGrowth = camLast.page - camStart.page;
+  expect(camGrowth <= MAX_GROWTH_RSS, `the page's resident memory grew by ${mb(camGrowth)} during the webcam run`);
+  console.log(`  ok   webcam ${WEBCAM_S} s after ${WEBCAM_WARMUP_S} s: page (renderer) growth ${mb(camGrowth)}, all of Chromium ${mb(camLast.rss - camStart.rss)}, JS heap growth ${mb(camLast.heap - camStart.heap)}`);
 
   expect(session.problems.size === 0, [...session.problems].join('\n'));
   console.log('test-load: passed');

@@ -221,12 +221,9 @@ fn scene(args: &[String]) -> Result<(), String> {
 fn scene_image(count: usize, w: u32, h: u32) -> Result<RgbImage, String> {
     let faces = fer_faces()?;
     let count = count.clamp(1, faces.len());
-    let mut seed = 7u64;
+    let mut random = common::Lcg(7);
     let mut photo = RgbImage::from_fn(w, h, |x, y| {
-        seed = seed
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        let noise = ((seed >> 33) % 21) as i32 - 10;
+        let noise = (random.next() % 21) as i32 - 10;
         let base = [150 + (x * 40 / w) as i32, 170, 190 - (y * 40 / h) as i32];
         Rgb(base.map(|c| (c + noise).clamp(0, 255) as u8))
     });

@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{face_list, fer_files, read_all, walk_fer};
+use common::{face_list, fer_files, read_all, walk_fer, Lcg};
 use image::{imageops::FilterType, DynamicImage, GrayImage, Rgb, RgbImage};
 use mien::cpu::CpuModel;
 use mien::face::{
@@ -76,19 +76,6 @@ fn fer_sample(classes: &[&str], n: usize) -> Vec<GrayImage> {
 
 // ---------------------------------------------------------------------------
 // Scenes
-
-/// A deterministic pseudo-random generator (no seeding crates needed).
-struct Lcg(u64);
-
-impl Lcg {
-    fn next(&mut self) -> u32 {
-        self.0 = self
-            .0
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        (self.0 >> 33) as u32
-    }
-}
 
 /// A plain background of one colour, plus uniform noise of +-`noise` per channel.
 fn background(width: u32, height: u32, colour: [u8; 3], noise: u8, seed: u64) -> RgbImage {

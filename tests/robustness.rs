@@ -15,6 +15,7 @@
 
 mod common;
 
+use common::Lcg;
 use image::codecs::gif::{GifEncoder, Repeat};
 use image::codecs::jpeg::JpegEncoder;
 use image::codecs::png::PngEncoder;
@@ -131,28 +132,6 @@ fn scale() -> usize {
         .and_then(|s| s.parse().ok())
         .filter(|&n| n > 0)
         .unwrap_or(1)
-}
-
-/// A deterministic pseudo-random generator.
-struct Lcg(u64);
-
-impl Lcg {
-    fn next(&mut self) -> u32 {
-        self.0 = self
-            .0
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        (self.0 >> 33) as u32
-    }
-
-    /// Uniform in [0, 1).
-    fn unit(&mut self) -> f32 {
-        self.next() as f32 / (1u64 << 31) as f32
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() as usize) % n.max(1)
-    }
 }
 
 // ---------------------------------------------------------------------------

@@ -13,7 +13,7 @@
 
 mod common;
 
-use common::{read_all, walk_fer};
+use common::{read_all, walk_fer, Lcg};
 use image::{DynamicImage, Rgb, RgbImage};
 use mien::analysis::{picture_from_bytes, with_margin, CpuModels, Found, Options};
 use mien::cpu::CpuModel;
@@ -36,19 +36,6 @@ fn models() -> CpuModels {
         &[(Variant::Back, &back), (Variant::Front, &front)],
     )
     .expect("load the models")
-}
-
-/// Deterministic pseudo-random numbers.
-struct Lcg(u64);
-
-impl Lcg {
-    fn next(&mut self) -> u32 {
-        self.0 = self
-            .0
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        (self.0 >> 33) as u32
-    }
 }
 
 /// Faceless pictures: smooth gradients, noise and discs of random colours, at sizes

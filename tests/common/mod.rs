@@ -107,3 +107,27 @@ pub fn read_all(file: &mut dyn Read) -> Vec<u8> {
         .expect("read a file from the tarball");
     bytes
 }
+
+/// A deterministic pseudo-random generator (the same numbers on every machine, no
+/// seeding crate needed), for composing test scenes and damaged files.
+pub struct Lcg(pub u64);
+
+impl Lcg {
+    pub fn next(&mut self) -> u32 {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (self.0 >> 33) as u32
+    }
+
+    /// Uniform in [0, 1).
+    pub fn unit(&mut self) -> f32 {
+        self.next() as f32 / (1u64 << 31) as f32
+    }
+
+    /// Uniform in 0..n (0 when n is 0).
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next() as usize) % n.max(1)
+    }
+}

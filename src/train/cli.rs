@@ -359,6 +359,7 @@ fn write_eval_outputs(
     )?;
     w("report.txt", m.report(classes))?;
     w("confusion.csv", m.confusion_csv(classes))?;
+    w("predictions.csv", predictions_csv(classes, ds, probs))?;
     plots::confusion_png(
         &out.join("confusion.png"),
         classes,
@@ -408,6 +409,26 @@ fn write_eval_outputs(
         8,
         "Sample predictions (green: right, red: wrong)",
     )
+}
+
+/// One row per image: its path, true and predicted label, and the probability of every
+/// class (6 decimals), for analyses the report does not make (calibration, thresholds,
+/// prior shifts).
+fn predictions_csv(classes: &[String], ds: &Dataset, probs: &[Vec<f32>]) -> String {
+    use crate::csv::field;
+    let names: Vec<String> = classes.iter().map(|c| field(c)).collect();
+    let mut text = format!("path,label,predicted,{}\n", names.join(","));
+    for ((path, &label), p) in ds.paths.iter().zip(&ds.labels).zip(probs) {
+        let cells: Vec<String> = p.iter().map(|v| format!("{v:.6}")).collect();
+        text.push_str(&format!(
+            "{},{},{},{}\n",
+            field(path),
+            names[label],
+            names[argmax(p)],
+            cells.join(",")
+        ));
+    }
+    text
 }
 
 #[derive(Clone, Debug, clap::Args)]
@@ -733,7 +754,7 @@ pub fn eval_run_fast(run: &Path, split: &Path) -> Result<Metrics, String> {
 
 #[cfg(test)]
 mod tests {
-    use super::round_to_f16;
+    use super::{predictions_csv, round_to_f16, Dataset};
 
     #[test]
     fn f16_rounding_keeps_eleven_significant_bits() {
@@ -745,5 +766,31 @@ mod tests {
         round_to_f16(&vs);
         let got: Vec<f32> = Vec::try_from(&w).unwrap();
         assert_eq!(got, vec![0.333_251_95, 1000.0, 0.001_000_404_4, -2.5]);
+    }
+
+    #[test]
+    fn predictions_csv_has_a_row_per_image_with_every_probability() {
+        let classes = vec!["angry".to_string(), "happy, or not".to_string()];
+        let ds = Dataset {
+            classes: classes.clone(),
+            height: 1,
+            width: 1,
+            pixels: vec![0, 255],
+            labels: vec![1, 0],
+            paths: vec!["val/happy/a.jpg".into(), "val/angry/b,c.jpg".into()],
+            votes: vec![None, None],
+        };
+        let probs = vec![vec![0.25, 0.75], vec![0.125, 0.875]];
+        let text = predictions_csv(&classes, &ds, &probs);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines[0], "path,label,predicted,angry,\"happy, or not\"");
+        assert_eq!(
+            lines[1],
+            "val/happy/a.jpg,\"happy, or not\",\"happy, or not\",0.250000,0.750000"
+        );
+        assert_eq!(
+            lines[2],
+            "\"val/angry/b,c.jpg\",angry,\"happy, or not\",0.125000,0.875000"
+        );
     }
 }

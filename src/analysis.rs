@@ -34,16 +34,17 @@ pub trait Models {
     fn contract(&self) -> &ModelContract;
 
     /// BlazeFace's raw outputs for an input made by [`FaceDetector::input`], and the
-    /// milliseconds the model itself took.
+    /// milliseconds the model itself took. Err: [`AnalysisError::Engine`] when the
+    /// engine failed, [`AnalysisError::Output`] when its answer is malformed.
     async fn detector_outputs(
         &self,
         variant: Variant,
         input: &TensorF32,
-    ) -> Result<(Vec<TensorF32>, f64), String>;
+    ) -> Result<(Vec<TensorF32>, f64), AnalysisError>;
 
     /// The classifier's logits for one preprocessed face (the contract's input shape),
-    /// and the milliseconds the model itself took.
-    async fn logits(&self, input: Vec<f32>) -> Result<(Vec<f32>, f64), String>;
+    /// and the milliseconds the model itself took; errors as for `detector_outputs`.
+    async fn logits(&self, input: Vec<f32>) -> Result<(Vec<f32>, f64), AnalysisError>;
 
     /// A clock in milliseconds, for the timings reported with each reading.
     fn now_ms(&self) -> f64;
@@ -273,10 +274,7 @@ async fn detect<M: Models>(
     model_ms: &mut f64,
 ) -> Result<Vec<Face>, AnalysisError> {
     let (input, letterbox): (TensorF32, Letterbox) = detector.input(picture);
-    let (outputs, ms) = models
-        .detector_outputs(detector.variant(), &input)
-        .await
-        .map_err(AnalysisError::Engine)?;
+    let (outputs, ms) = models.detector_outputs(detector.variant(), &input).await?;
     *model_ms += ms;
     detector
         .decode(&outputs, &letterbox)
@@ -295,8 +293,7 @@ async fn read_crop<M: Models>(
     let gray = to_gray_pixels(crop, contract);
     let (logits, classify_model_ms) = models
         .logits(pixels_to_input(gray.as_raw(), contract))
-        .await
-        .map_err(AnalysisError::Engine)?;
+        .await?;
     if logits.len() != contract.labels.len() {
         return Err(AnalysisError::Output(format!(
             "the expression model gave {} numbers for {} expressions",
@@ -470,24 +467,31 @@ impl Models for CpuModels {
         &self,
         variant: Variant,
         input: &TensorF32,
-    ) -> Result<(Vec<TensorF32>, f64), String> {
+    ) -> Result<(Vec<TensorF32>, f64), AnalysisError> {
         let (_, model) = self
             .detectors
             .iter()
             .find(|(v, _)| *v == variant)
-            .ok_or_else(|| format!("the {variant:?} face detector is not loaded"))?;
+            .ok_or_else(|| {
+                AnalysisError::Engine(format!("the {variant:?} face detector is not loaded"))
+            })?;
         let started = self.now_ms();
-        let outputs = model.run(std::slice::from_ref(input))?;
+        let outputs = model
+            .run(std::slice::from_ref(input))
+            .map_err(AnalysisError::Engine)?;
         Ok((outputs, self.now_ms() - started))
     }
 
-    async fn logits(&self, input: Vec<f32>) -> Result<(Vec<f32>, f64), String> {
+    async fn logits(&self, input: Vec<f32>) -> Result<(Vec<f32>, f64), AnalysisError> {
         let started = self.now_ms();
         let tensor = TensorF32 {
             shape: self.contract.input_shape().to_vec(),
             data: input,
         };
-        let outputs = self.classifier.run(&[tensor])?;
+        let outputs = self
+            .classifier
+            .run(&[tensor])
+            .map_err(AnalysisError::Engine)?;
         let logits = outputs
             .into_iter()
             .next()
@@ -508,8 +512,8 @@ mod tests {
     /// Models that answer as they are told: an engine error, or outputs of some shape.
     struct Told {
         contract: ModelContract,
-        detector: Result<Vec<TensorF32>, String>,
-        logits: Result<Vec<f32>, String>,
+        detector: Result<Vec<TensorF32>, AnalysisError>,
+        logits: Result<Vec<f32>, AnalysisError>,
     }
 
     impl Models for Told {
@@ -521,11 +525,11 @@ mod tests {
             &self,
             _: Variant,
             _: &TensorF32,
-        ) -> Result<(Vec<TensorF32>, f64), String> {
+        ) -> Result<(Vec<TensorF32>, f64), AnalysisError> {
             self.detector.clone().map(|outputs| (outputs, 0.0))
         }
 
-        async fn logits(&self, _: Vec<f32>) -> Result<(Vec<f32>, f64), String> {
+        async fn logits(&self, _: Vec<f32>) -> Result<(Vec<f32>, f64), AnalysisError> {
             self.logits.clone().map(|logits| (logits, 0.0))
         }
 
@@ -534,7 +538,10 @@ mod tests {
         }
     }
 
-    fn told(detector: Result<Vec<TensorF32>, String>, logits: Result<Vec<f32>, String>) -> Told {
+    fn told(
+        detector: Result<Vec<TensorF32>, AnalysisError>,
+        logits: Result<Vec<f32>, AnalysisError>,
+    ) -> Told {
         Told {
             contract: ModelContract::new(1, 48, 48),
             detector,
@@ -556,8 +563,8 @@ mod tests {
 
     #[test]
     fn an_engine_failure_is_an_engine_error() {
-        fn crashed<T>() -> Result<T, String> {
-            Err("the worker crashed".to_string())
+        fn crashed<T>() -> Result<T, AnalysisError> {
+            Err(AnalysisError::Engine("the worker crashed".to_string()))
         }
         assert_eq!(
             read_faces_now(&told(crashed(), Ok(vec![0.0; 7]))).unwrap_err(),
@@ -579,6 +586,11 @@ mod tests {
             err,
             AnalysisError::Output("the expression model gave 3 numbers for 7 expressions".into())
         );
+        // Models that find their own answer malformed (a worker's reply missing an
+        // output) say so, and it stays an output error.
+        let malformed = AnalysisError::Output("model `classifier` gave no output".into());
+        let passed = read_whole_now(&told(Ok(Vec::new()), Err(malformed.clone()))).unwrap_err();
+        assert_eq!(passed, malformed);
     }
 
     #[test]

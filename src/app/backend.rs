@@ -24,7 +24,7 @@ use mien::face::Variant;
 use mien::tensor::TensorF32;
 
 use super::models::ModelFiles;
-use super::worker::{Engine, EngineKind, Ran};
+use super::worker::{Engine, EngineKind, Ran, WorkerError};
 
 /// Largest difference allowed between an engine's self-test logits and the file's.
 pub const SELF_TEST_TOLERANCE: f32 = 1e-3;
@@ -63,11 +63,15 @@ impl Inference {
     }
 
     /// Loads a face detector into the engine, unless it is there already.
-    pub async fn ensure_detector(&self, variant: Variant) -> Result<(), String> {
+    pub async fn ensure_detector(&self, variant: Variant) -> Result<(), WorkerError> {
         if self.detectors.borrow().contains(&variant) {
             return Ok(());
         }
-        let bytes = self.files.detector(variant).await?;
+        let bytes = self
+            .files
+            .detector(variant)
+            .await
+            .map_err(WorkerError::Failed)?;
         self.engine.load(detector_name(variant), &bytes).await?;
         self.detectors.borrow_mut().push(variant);
         Ok(())
@@ -79,7 +83,7 @@ impl Inference {
         &self,
         variant: Variant,
         input: &TensorF32,
-    ) -> Result<Ran, String> {
+    ) -> Result<Ran, WorkerError> {
         self.ensure_detector(variant).await?;
         self.engine
             .run(
@@ -92,7 +96,7 @@ impl Inference {
 
     /// The classifier's logits for one preprocessed face (the contract's input shape),
     /// and the worker's milliseconds.
-    pub async fn logits(&self, input: Vec<f32>) -> Result<(Vec<f32>, f64), String> {
+    pub async fn logits(&self, input: Vec<f32>) -> Result<(Vec<f32>, f64), WorkerError> {
         let contract = self.contract();
         let tensor = TensorF32 {
             shape: contract.input_shape().to_vec(),
@@ -114,11 +118,11 @@ impl Inference {
             .map(|t| t.data)
             .unwrap_or_default();
         if logits.len() != contract.labels.len() {
-            return Err(format!(
+            return Err(WorkerError::BadReply(format!(
                 "the expression model gave {} numbers for {} expressions",
                 logits.len(),
                 contract.labels.len()
-            ));
+            )));
         }
         Ok((logits, worker_ms))
     }
@@ -141,6 +145,17 @@ impl From<String> for StartError {
     }
 }
 
+impl From<WorkerError> for StartError {
+    /// Only a worker that says its engine is not offered here is the normal fallback;
+    /// a worker that crashed or failed is a fault, shown as one.
+    fn from(error: WorkerError) -> Self {
+        StartError {
+            unavailable: matches!(error, WorkerError::Unavailable(_)),
+            why: error.to_string(),
+        }
+    }
+}
+
 /// Starts an engine with the classifier (self-tested) and the photo face detector.
 /// Ok: the engine and a sentence on its self-test.
 async fn start(
@@ -149,10 +164,7 @@ async fn start(
     step: impl Fn(&str),
 ) -> Result<(Inference, String), StartError> {
     step("starting");
-    let engine = Engine::start(kind).await.map_err(|why| StartError {
-        why,
-        unavailable: true,
-    })?;
+    let engine = Engine::start(kind).await?;
     step("loading the expression model");
     engine.load(CLASSIFIER, &files.classifier).await?;
     let inference = Inference {
@@ -180,7 +192,10 @@ async fn self_test(inference: &Inference) -> Result<String, String> {
             ),
         };
     };
-    let (got, _) = inference.logits(self_test_input(contract)).await?;
+    let (got, _) = inference
+        .logits(self_test_input(contract))
+        .await
+        .map_err(|e| e.to_string())?;
     let worst = got
         .iter()
         .zip(&expected)

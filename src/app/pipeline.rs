@@ -11,6 +11,7 @@ use mien::tensor::TensorF32;
 pub use mien::analysis::{FaceReading, Faces};
 
 use super::backend::Inference;
+use super::worker::WorkerError;
 
 /// Side of the face thumbnails shown beside the results.
 const THUMBNAIL_SIDE: u32 = 96;
@@ -24,17 +25,29 @@ impl Models for Inference {
         &self,
         variant: Variant,
         input: &TensorF32,
-    ) -> Result<(Vec<TensorF32>, f64), String> {
-        let ran = Inference::detector_outputs(self, variant, input).await?;
+    ) -> Result<(Vec<TensorF32>, f64), AnalysisError> {
+        let ran = Inference::detector_outputs(self, variant, input)
+            .await
+            .map_err(analysis_error)?;
         Ok((ran.outputs, ran.worker_ms))
     }
 
-    async fn logits(&self, input: Vec<f32>) -> Result<(Vec<f32>, f64), String> {
-        Inference::logits(self, input).await
+    async fn logits(&self, input: Vec<f32>) -> Result<(Vec<f32>, f64), AnalysisError> {
+        Inference::logits(self, input).await.map_err(analysis_error)
     }
 
     fn now_ms(&self) -> f64 {
         now_ms()
+    }
+}
+
+/// A worker's error as the shared path's: a reply that breaks the protocol or the
+/// model's contract is an output error (retrying will not help); anything else is the
+/// engine's.
+fn analysis_error(error: WorkerError) -> AnalysisError {
+    match error {
+        WorkerError::BadReply(why) => AnalysisError::Output(why),
+        other => AnalysisError::Engine(other.to_string()),
     }
 }
 

@@ -35,7 +35,8 @@ async fn occlusion(
     };
     let (base, _) = inference
         .logits(pixels_to_input(gray.as_raw(), contract))
-        .await?;
+        .await
+        .map_err(|e| e.to_string())?;
     let base = fraction(base);
     let fill = fill_value(gray);
     let all = patches(gray.width(), gray.height(), PATCH, STRIDE);
@@ -48,7 +49,7 @@ async fn occlusion(
             ))
         });
         for result in join_all(runs).await {
-            occluded.push(fraction(result?.0));
+            occluded.push(fraction(result.map_err(|e| e.to_string())?.0));
         }
     }
     OcclusionMap::new(gray.width(), gray.height(), all, base, &occluded)

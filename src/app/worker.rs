@@ -17,6 +17,38 @@ use web_sys::{ErrorEvent, MessageEvent, Worker};
 
 use super::files::js_error_text;
 
+/// Why a worker could not do what was asked, by kind, so that a caller acts on the kind
+/// (fall back without alarm, start a new worker, or only report) without matching words.
+/// Its text is the sentence shown to the person.
+#[derive(Clone, Debug, PartialEq)]
+pub enum WorkerError {
+    /// The worker said its engine is not offered here (no WebGPU, no adapter): the
+    /// normal fallback to the other engine, information rather than a fault.
+    Unavailable(String),
+    /// The worker crashed, could not be started, or stopped answering: it will answer
+    /// nothing again; a new worker may succeed.
+    Crashed(String),
+    /// The worker answered this request with an error (e.g. a model it cannot load or
+    /// run); it goes on answering.
+    Failed(String),
+    /// The worker's reply broke the protocol or the request (an output missing or
+    /// malformed): retrying will not help.
+    BadReply(String),
+}
+
+impl std::fmt::Display for WorkerError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            WorkerError::Unavailable(why)
+            | WorkerError::Crashed(why)
+            | WorkerError::Failed(why)
+            | WorkerError::BadReply(why) => f.write_str(why),
+        }
+    }
+}
+
+impl std::error::Error for WorkerError {}
+
 /// Which worker runs the models.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum EngineKind {
@@ -114,15 +146,16 @@ impl Drop for Engine {
 }
 
 impl Engine {
-    /// Starts the worker and waits for it to say it is ready. Err: a sentence saying
-    /// why this engine cannot be used (the worker's `unavailable` message, a script
-    /// that failed to load, or no answer in time).
-    pub async fn start(kind: EngineKind) -> Result<Engine, String> {
+    /// Starts the worker and waits for it to say it is ready. Err: why this engine
+    /// cannot be used: [`WorkerError::Unavailable`] when the worker says its engine is
+    /// not offered here, [`WorkerError::Crashed`] for a worker that could not be started
+    /// or loaded, or did not answer in time.
+    pub async fn start(kind: EngineKind) -> Result<Engine, WorkerError> {
         let worker = Worker::new(kind.script()).map_err(|e| {
-            format!(
+            WorkerError::Crashed(format!(
                 "the browser refused to start its worker ({})",
                 js_error_text(&e)
-            )
+            ))
         })?;
         let inbox = Rc::new(RefCell::new(Inbox::default()));
 
@@ -165,8 +198,8 @@ impl Engine {
                 engine.detail = protocol::text(&reply, "detail").unwrap_or_default();
                 Ok(engine)
             }
-            kind::UNAVAILABLE => Err(error_text(&reply)),
-            _ => Err(error_text(&reply)),
+            kind::UNAVAILABLE => Err(WorkerError::Unavailable(error_text(&reply))),
+            _ => Err(WorkerError::Crashed(error_text(&reply))),
         }
     }
 
@@ -184,7 +217,7 @@ impl Engine {
     }
 
     /// Loads an ONNX model under `name`; Ok: the worker's milliseconds.
-    pub async fn load(&self, name: &str, bytes: &[u8]) -> Result<f64, String> {
+    pub async fn load(&self, name: &str, bytes: &[u8]) -> Result<f64, WorkerError> {
         let reply = self
             .request(|id| protocol::load(id, name, bytes), LOAD_MS)
             .await?;
@@ -198,7 +231,7 @@ impl Engine {
         name: &str,
         inputs: &[(&str, &TensorF32)],
         outputs: &[&str],
-    ) -> Result<Ran, String> {
+    ) -> Result<Ran, WorkerError> {
         let inputs: Vec<Tensor> = inputs
             .iter()
             .map(|(input, t)| Tensor {
@@ -210,36 +243,41 @@ impl Engine {
         let reply = self
             .request(|id| protocol::run(id, name, &inputs, outputs), RUN_MS)
             .await?;
-        let mut got = protocol::tensor_list(&reply, "outputs")
-            .map_err(|e| format!("the {} worker's reply to `{name}`: {e}", self.kind.code()))?;
+        let mut got = protocol::tensor_list(&reply, "outputs").map_err(|e| {
+            WorkerError::BadReply(format!(
+                "the {} worker's reply to `{name}`: {e}",
+                self.kind.code()
+            ))
+        })?;
         let tensors = outputs
             .iter()
             .map(|want| {
-                let at = got
-                    .iter()
-                    .position(|o| o.name == *want)
-                    .ok_or_else(|| format!("model `{name}` gave no output `{want}`"))?;
+                let at = got.iter().position(|o| o.name == *want).ok_or_else(|| {
+                    WorkerError::BadReply(format!("model `{name}` gave no output `{want}`"))
+                })?;
                 let t = got.swap_remove(at);
                 Ok(TensorF32 {
                     shape: t.shape,
                     data: t.data,
                 })
             })
-            .collect::<Result<Vec<_>, String>>()?;
+            .collect::<Result<Vec<_>, WorkerError>>()?;
         Ok(Ran {
             outputs: tensors,
             worker_ms: protocol::number(&reply, "ms").unwrap_or(f64::NAN),
         })
     }
 
-    /// Sends one request and waits for its reply; Err: the worker's error message.
+    /// Sends one request and waits for its reply; Err: the worker's error, as
+    /// [`WorkerError::Crashed`] when the worker can no longer answer (it crashed before
+    /// or while answering, or did not answer in time), else [`WorkerError::Failed`].
     async fn request(
         &self,
         build: impl FnOnce(u32) -> (JsValue, Array),
         timeout_ms: i32,
-    ) -> Result<JsValue, String> {
+    ) -> Result<JsValue, WorkerError> {
         if let Some(why) = self.dead() {
-            return Err(why);
+            return Err(WorkerError::Crashed(why));
         }
         let id = self.next_id.get();
         self.next_id.set(id.wrapping_add(1));
@@ -251,10 +289,10 @@ impl Engine {
         }
         if let Err(e) = self.worker.post_message_with_transfer(&request, &transfer) {
             self.inbox.borrow_mut().waiting.remove(&id);
-            return Err(format!(
+            return Err(WorkerError::Failed(format!(
                 "cannot send the request to the worker ({})",
                 js_error_text(&e)
-            ));
+            )));
         }
         let reply = wait(replied, timeout_ms, "").await;
         if self.inbox.borrow_mut().waiting.remove(&id).is_some() {
@@ -262,10 +300,15 @@ impl Engine {
             let why = format!("the {} worker stopped answering", self.kind.code());
             self.inbox.borrow_mut().die(&why);
             self.worker.terminate();
-            return Err(why);
+            return Err(WorkerError::Crashed(why));
         }
         match protocol::kind_of(&reply).as_str() {
-            kind::ERROR => Err(error_text(&reply)),
+            // A crash answers the request in progress (a `fatal` error) or everything
+            // still waiting (the worker's error event): either way the inbox is dead.
+            kind::ERROR if protocol::is_fatal(&reply) || self.dead().is_some() => {
+                Err(WorkerError::Crashed(error_text(&reply)))
+            }
+            kind::ERROR => Err(WorkerError::Failed(error_text(&reply))),
             _ => Ok(reply),
         }
     }

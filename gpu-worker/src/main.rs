@@ -149,15 +149,16 @@ async fn handle(request: &JsValue) -> Result<JsValue, String> {
     }
 }
 
-/// Posts an error for the request in progress (or `unavailable` if none is) and for
-/// every queued one, so that the app never waits for an answer that cannot come.
+/// Posts a fatal error for the request in progress (without an id if none is: the
+/// worker is dead, which is not the same as WebGPU being unavailable) and for every
+/// queued one, so that the app never waits for an answer that cannot come.
 fn on_panic(info: &std::panic::PanicHookInfo) {
     CRASHED.with(|c| c.set(true));
     let message = format!("the WebGPU worker crashed: {info}");
     web_sys::console::error_1(&message.clone().into());
     match CURRENT_ID.with(Cell::get) {
         Some(id) => post(&protocol::fatal(Some(id), &message)),
-        None => post(&protocol::unavailable(BACKEND, &message)),
+        None => post(&protocol::fatal(None, &message)),
     }
     // Requests still queued would never be served now.
     let queued = QUEUE.with(|q| {

@@ -111,6 +111,15 @@ impl Options {
             ..Options::photo()
         }
     }
+
+    /// A video's frames: the `Back` model (faces of any size, several people), once per
+    /// frame, nothing kept (a faceless frame is common in a video: no second look).
+    pub fn video() -> Self {
+        Options {
+            margin_retry: false,
+            ..Options::photo()
+        }
+    }
 }
 
 /// How a photo's faces were found.

@@ -12,6 +12,9 @@
 //! - [`emotions`]: logits to per-expression fractions;
 //! - [`face`]: finding, aligning and cropping faces (BlazeFace);
 //! - [`smoothing`]: readings smoothed over a video's frames, face by face;
+//! - [`tracking`]: following faces from frame to frame of a video, with stable numbers;
+//! - [`timeline`]: a video's readings over time: frames to read, per-face summary, CSV
+//!   and chart geometry;
 //! - [`tensor`]: the tensor type the runtimes exchange;
 //! - [`analysis`]: photo to faces to readings, the one path the app and
 //!   `mien-analyse` share; [`csv`]: the batch results as CSV;
@@ -42,6 +45,8 @@ pub mod preprocess;
 pub mod protocol;
 pub mod smoothing;
 pub mod tensor;
+pub mod timeline;
+pub mod tracking;
 
 #[cfg(all(feature = "train", not(target_arch = "wasm32")))]
 pub mod train;

@@ -119,6 +119,14 @@ pub fn About(backend: Backend, visible: Signal<bool>) -> impl IntoView {
                     "by mien-train, with its own expressions and input size; the bars, the table and "
                     "the CSV follow its labels."
                 </li>
+                <li id="about-video">
+                    "A video file (MP4 or WebM, whatever this browser can play) dropped or chosen is "
+                    "read 2 to 10 frames per second: each face is followed from frame to frame with "
+                    "its own number and gets a timeline of its expressions, the share of time each "
+                    "was on top and a CSV. Reading costs about as much per frame as a photo, so a "
+                    "long video takes a while (at most "{mien::timeline::MAX_FRAMES.to_string()}" frames "
+                    "are read); a video the browser cannot play cannot be read."
+                </li>
                 <li>
                     "In webcam mode the readings are smoothed over the last few frames so they do "
                     "not flicker; the switch beside the camera turns that off."

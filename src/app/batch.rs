@@ -240,12 +240,12 @@ async fn analyse(file: &File, outcome: &ArcRwSignal<Outcome>, backend: Backend) 
     }
 }
 
-/// Runs `work` on the engine in use. When the GPU fails, the CPU takes over (the
+/// Runs `work` on the engine in use (a photo, or a video's frame). When the GPU fails, the CPU takes over (the
 /// page says so) and the work is done again there; when the CPU worker crashes (an
 /// engine error from a dead worker), a new one does it again (once). Models whose
 /// outputs do not match their contract fail at once on the CPU: another try would
 /// give the same outputs.
-async fn with_engine<T, F, Fut>(backend: Backend, work: F) -> Result<T, String>
+pub async fn with_engine<T, F, Fut>(backend: Backend, work: F) -> Result<T, String>
 where
     F: Fn(Inference) -> Fut,
     Fut: std::future::Future<Output = Result<T, AnalysisError>>,

@@ -1,5 +1,5 @@
 //! Pixels in and out of `<canvas>`: face thumbnails drawn from the core's images,
-//! and webcam frames read into them. Nothing here leaves the page.
+//! and webcam and video frames read into them. Nothing here leaves the page.
 
 use image::{DynamicImage, RgbImage, RgbaImage};
 use js_sys::Object;
@@ -30,7 +30,7 @@ pub fn grab(
 ) -> Result<DynamicImage, String> {
     let (vw, vh) = (video.video_width(), video.video_height());
     if vw == 0 || vh == 0 {
-        return Err("the camera has not sent a picture yet".into());
+        return Err("no picture yet".into());
     }
     let scale = (max_side as f64 / vw.max(vh) as f64).min(1.0);
     let fit = |side: u32| ((side as f64 * scale).round() as u32).max(1);
@@ -48,7 +48,7 @@ pub fn grab(
         .data();
     RgbaImage::from_raw(w, h, pixels.0)
         .map(DynamicImage::ImageRgba8)
-        .ok_or_else(|| "the camera picture has an unexpected size".to_string())
+        .ok_or_else(|| "the picture has an unexpected size".to_string())
 }
 
 fn context(

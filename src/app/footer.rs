@@ -7,8 +7,8 @@ pub fn PrivacyFooter() -> impl IntoView {
     view! {
         <footer class="privacy" id="privacy">
             <p>
-                "Your photos never leave this device: they are read, and their faces analysed, "
-                "inside this browser tab. Nothing is uploaded, stored or tracked."
+                "Your photos and videos never leave this device: they are read, and their faces "
+                "analysed, inside this browser tab. Nothing is uploaded, stored or tracked."
             </p>
         </footer>
     }

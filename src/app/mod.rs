@@ -8,7 +8,8 @@
 //! - `pipeline`: a picture's faces and expressions (the shared core's steps);
 //! - `files`, `upload`: files in; `batch`: analysing them; `results`, `face`: one
 //!   photo's card and one face's reading; `table`: a batch's table and CSV;
-//! - `canvas`: pixels to and from `<canvas>`; `webcam`: live mode;
+//! - `canvas`: pixels to and from `<canvas>`; `webcam`: live mode; `video`: a video
+//!   file read frame by frame, each face followed and charted over time;
 //! - `crash`: what a panic shows (a sentence and a reload button);
 //! - `about`: the model's description; `own_model`: "Use another model" (a classifier
 //!   file the person chooses); `status`, `footer`: what happens, and the privacy promise.
@@ -32,6 +33,7 @@ mod results;
 mod status;
 mod table;
 mod upload;
+mod video;
 mod webcam;
 mod why;
 mod worker;
@@ -48,22 +50,25 @@ use results::PhotoCard;
 use status::{Status, StatusLine};
 use table::BatchTable;
 use upload::UploadArea;
+use video::{VideoJob, VideoView};
 use webcam::Webcam;
 
-/// The three views.
+/// The four views.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum View {
     Photos,
+    Video,
     Webcam,
     About,
 }
 
 impl View {
-    const ALL: [View; 3] = [View::Photos, View::Webcam, View::About];
+    const ALL: [View; 4] = [View::Photos, View::Video, View::Webcam, View::About];
 
     fn code(self) -> &'static str {
         match self {
             View::Photos => "photos",
+            View::Video => "video",
             View::Webcam => "webcam",
             View::About => "about",
         }
@@ -72,6 +77,7 @@ impl View {
     fn title(self) -> &'static str {
         match self {
             View::Photos => "Photos",
+            View::Video => "Video",
             View::Webcam => "Webcam",
             View::About => "About this model",
         }
@@ -83,12 +89,31 @@ pub fn App() -> impl IntoView {
     let status = RwSignal::new(Status::info("Waiting for a photo."));
     let backend = Backend::new();
     let batch = Batch::new(status);
+    let video = VideoJob::new();
     let view_shown = RwSignal::new(View::Photos);
     backend.boot();
 
+    // A video goes to the video view (one at a time); photos make a batch.
     let on_files = Callback::new(move |files: Vec<File>| {
+        let (videos, photos): (Vec<File>, Vec<File>) = files
+            .into_iter()
+            .partition(|f| mien::timeline::is_video_file(&f.name(), &f.type_()));
+        let mut videos = videos.into_iter();
+        if let Some(first) = videos.next() {
+            let left: Vec<String> = videos.chain(photos).map(|f| f.name()).collect();
+            let note = (!left.is_empty()).then(|| {
+                format!(
+                    "A video is read on its own: {} {} not read.",
+                    left.join(", "),
+                    if left.len() == 1 { "was" } else { "were" }
+                )
+            });
+            view_shown.set(View::Video);
+            video.start(first, backend, note);
+            return;
+        }
         view_shown.set(View::Photos);
-        batch.start(files, backend);
+        batch.start(photos, backend);
     });
     let labels =
         Signal::derive(move || backend.contract.get().map(|c| c.labels).unwrap_or_default());
@@ -98,6 +123,7 @@ pub fn App() -> impl IntoView {
         let serial = backend.model_serial.get();
         if previous.is_some_and(|p| p != serial) {
             batch.clear();
+            video.clear();
         }
         serial
     });
@@ -166,6 +192,10 @@ pub fn App() -> impl IntoView {
                         children=move |entry| view! { <PhotoCard entry=entry batch=batch backend=backend /> }
                     />
                 </div>
+            </section>
+
+            <section id="view-video" class="view" aria-labelledby="tab-video" hidden=hidden(View::Video)>
+                <VideoView job=video backend=backend />
             </section>
 
             <section id="view-webcam" class="view" aria-labelledby="tab-webcam" hidden=hidden(View::Webcam)>

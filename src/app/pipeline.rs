@@ -77,6 +77,14 @@ pub async fn read_frame(
     analysis::read_faces(inference, picture, Options::webcam()).await
 }
 
+/// A video frame's faces, each read.
+pub async fn read_video_frame(
+    inference: &Inference,
+    picture: &DynamicImage,
+) -> Result<Faces, AnalysisError> {
+    analysis::read_faces(inference, picture, Options::video()).await
+}
+
 /// Reads the picture's centred square as one face: for pictures that are already a
 /// face crop where the detector finds nothing.
 pub async fn read_whole(

@@ -113,7 +113,7 @@ pub fn BatchTable(batch: Batch, labels: Signal<Vec<String>>) -> impl IntoView {
 }
 
 /// Offers `text` as a file download, made in the page.
-fn save(file_name: &str, text: &str) -> Result<(), String> {
+pub fn save(file_name: &str, text: &str) -> Result<(), String> {
     let options = BlobPropertyBag::new();
     options.set_type("text/csv;charset=utf-8");
     let parts = Array::of1(&text.into());

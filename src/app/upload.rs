@@ -1,5 +1,5 @@
 //! The upload area: drop photos on it, choose them, or paste them anywhere on the page.
-//! Several photos at once make a batch.
+//! Several photos at once make a batch; a video goes to the video view.
 
 use leptos::ev;
 use leptos::prelude::*;
@@ -47,7 +47,7 @@ pub fn UploadArea(
                 id="photo-input"
                 class="visually-hidden"
                 type="file"
-                accept="image/*"
+                accept="image/*,video/*"
                 multiple
                 on:change=move |e| {
                     let input = e.target().and_then(|t| t.dyn_into::<HtmlInputElement>().ok());
@@ -59,8 +59,8 @@ pub fn UploadArea(
                 }
             />
             <label for="photo-input" class="upload-label">
-                <span class="upload-title">"Drop photos here, choose them, or paste one"</span>
-                <span class="upload-button" aria-hidden="true">"Choose photos"</span>
+                <span class="upload-title">"Drop photos or a video here, choose them, or paste one"</span>
+                <span class="upload-button" aria-hidden="true">"Choose photos or a video"</span>
                 <span class="upload-detail">
                     {move || expressions_sentence(&labels.get())}
                     " All of it happens on this device."

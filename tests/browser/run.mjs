@@ -9,7 +9,9 @@
 // CHROMIUM overrides the browser (default /usr/bin/chromium); MIEN_URL tests a running
 // server instead of serving dist-dir (e.g. MIEN_URL=http://127.0.0.1:8080/ during
 // `make serve`); MIEN_SKIP_GPU=1 leaves out the WebGPU session (slow on SwiftShader).
-// Test photos are composed at test time from FER2013 faces (tests/browser/scenes.mjs).
+// Test photos are composed at test time from FER2013 faces (tests/browser/scenes.mjs),
+// and so are the test videos (recorded by the browser as WebM, whose expression changes
+// at a known time).
 // The batch CSV is compared with `mien-analyse`'s for the same files (the native
 // command, built into $CARGO_TARGET_DIR/debug, or target/debug, if missing). The
 // "another model" check uses a tiny random-weight classifier with FER+'s 8 labels and
@@ -21,7 +23,7 @@ import { tmpdir } from 'node:os';
 import { basename, join, relative, resolve } from 'node:path';
 
 import { badInputs, png, tinyOnnx } from './fixtures.mjs';
-import { makeScenes } from './scenes.mjs';
+import { makeScenes, makeVideos } from './scenes.mjs';
 import { serve } from './server.mjs';
 import { openSession } from './session.mjs';
 
@@ -153,6 +155,7 @@ if (!process.env.MIEN_URL) {
   walk(DIST);
 }
 let scenes;
+let videos;
 let session;
 let batchCsv;
 
@@ -203,8 +206,8 @@ function nativeCsv(files, model = null) {
 }
 
 /** A CSV download's text. */
-async function downloadCsv(page) {
-  const [download] = await Promise.all([page.waitForEvent('download'), page.click('#csv-download')]);
+async function downloadCsv(page, button = '#csv-download') {
+  const [download] = await Promise.all([page.waitForEvent('download'), page.click(button)]);
   return new Promise((done, failed) =>
     download.createReadStream().then((s) => {
       const parts = [];
@@ -260,6 +263,9 @@ try {
   });
   let { page } = session;
   scenes = await makeScenes(session.context);
+  const recording = Date.now();
+  videos = await makeVideos(session.context);
+  console.log(`test-web: test videos recorded in ${((Date.now() - recording) / 1000).toFixed(1)} s (faces.webm ${videos.faces.length} bytes, blank.webm ${videos.blank.length} bytes)`);
 
   await check('the shell renders', async () => {
     await page.goto(server.url, { waitUntil: 'load' });
@@ -580,6 +586,125 @@ try {
     console.log(`       (${fps} on the CPU, 640x480 fake camera, no face in view)`);
     await page.click('#webcam-stop');
     await page.waitForFunction(() => document.querySelector('#webcam-fps')?.textContent === 'Camera off.');
+  });
+
+  /** The video view's result: its state, frames and every followed face. */
+  const videoResult = () =>
+    page.$eval('#video-result', (r) => ({
+      ...r.dataset,
+      status: document.querySelector('#video-status').textContent,
+      faces: [...r.querySelectorAll('.video-face')].map((f) => ({
+        face: Number(f.dataset.face),
+        samples: Number(f.dataset.samples),
+        tops: f.dataset.tops ? f.dataset.tops.split(',').map((s) => ({ t: Number(s.split(':')[0]), top: s.split(':')[1] })) : [],
+        lines: [...new Set([...f.querySelectorAll('svg.timeline polyline')].map((p) => p.dataset.label))],
+        xTicks: [...f.querySelectorAll('svg.timeline text.x-tick')].map((t) => t.textContent),
+        yTicks: [...f.querySelectorAll('svg.timeline text.y-tick')].map((t) => t.textContent),
+        legend: [...f.querySelectorAll('.legend li')].map((l) => l.dataset.label),
+        summary: Object.fromEntries([...f.querySelectorAll('.video-summary li')].map((l) => [l.dataset.label, Number(l.dataset.share)])),
+      })),
+    }));
+  const videoSettled = () =>
+    page.waitForFunction(() => ['done', 'no-face', 'error', 'cancelled'].includes(document.querySelector('#video-result')?.dataset.state), null, {
+      timeout: TIMEOUT_MS,
+    });
+
+  await check('a video (WebM recorded without a duration) is read frame by frame: faces followed, timelines follow the known change, CSV', async () => {
+    const rate = 4;
+    const interval = 1 / rate;
+    const from = session.requests.length;
+    const started = Date.now();
+    // Given to the upload area like photos: it goes to the video view.
+    await page.click('#tab-photos');
+    await page.setInputFiles('#photo-input', { name: 'faces.webm', mimeType: 'video/webm', buffer: videos.faces });
+    await page.waitForSelector('#view-video', { state: 'visible' });
+    // While it reads: a progress bar with the time left, and the charts grow.
+    await page.waitForFunction(() => Number(document.querySelector('#video-result')?.dataset.framesRead) >= 2 || document.querySelector('#video-result')?.dataset.state !== 'reading' && document.querySelector('#video-result')?.dataset.state !== 'opening', null, { timeout: TIMEOUT_MS });
+    const during = await videoResult();
+    const progressText = await page.textContent('#video-progress-text');
+    expect(during.state === 'reading', `while reading: ${during.state}: ${during.status}`);
+    expect(/^\d+ of \d+ frames read · about .+ left$/.test(progressText), `progress: "${progressText}"`);
+    expect(await page.isVisible('#video-progress'), 'no progress bar while reading');
+    expect(during.faces.length >= 1 && Number(during.framesRead) < Number(during.framesTotal), `no chart while reading: ${JSON.stringify(during).slice(0, 300)}`);
+    expect(!(await page.isDisabled('#video-cancel')), 'cannot cancel while reading');
+    await videoSettled();
+    const seconds = (Date.now() - started) / 1000;
+    const result = await videoResult();
+    expect(result.state === 'done', `state ${result.state}: ${result.status}`);
+    const duration = Number(result.duration);
+    expect(Math.abs(duration - videos.seconds) < 0.3, `duration ${duration} s, recorded ${videos.seconds} s`);
+    const frames = Number(result.framesRead);
+    expect(frames === Number(result.framesTotal) && frames === Math.ceil(duration * rate), `frames ${frames} of ${result.framesTotal}`);
+    expect(result.faces.map((f) => f.face).join() === '1,2', `faces followed: ${result.faces.map((f) => f.face)} (${result.status})`);
+    expect(/2 faces followed/.test(result.status), `status: ${result.status}`);
+    for (const f of result.faces) {
+      expect(f.samples >= frames - 1, `face ${f.face} seen in ${f.samples} of ${frames} frames`);
+      expect([...f.lines].sort().join() === [...BUILTIN_LABELS].sort().join(), `face ${f.face}: lines for ${f.lines}`);
+      expect(f.legend.join() === BUILTIN_LABELS.join(), `face ${f.face}: legend ${f.legend}`);
+      expect(['0 s', '1 s', '2 s', '3 s'].every((t) => f.xTicks.includes(t)), `face ${f.face}: time ticks ${f.xTicks}`);
+      expect(f.yTicks.join() === '0%,25%,50%,75%,100%', `face ${f.face}: percent ticks ${f.yTicks}`);
+    }
+    // Face 1 (left): happy, then surprised from `changeAt`, within one frame interval.
+    const [left, right] = result.faces;
+    const wrong = left.tops.filter(({ t, top }) => (t < videos.changeAt - interval && top !== 'happy') || (t > videos.changeAt + interval && top !== 'surprise'));
+    expect(wrong.length === 0, `face 1 top expressions: ${left.tops.map(({ t, top }) => `${t}:${top}`)}`);
+    expect(Math.abs(left.summary.happy - 0.5) <= 0.15 && Math.abs(left.summary.surprise - 0.5) <= 0.15, `face 1 summary: ${JSON.stringify(left.summary)}`);
+    // Face 2 (right): neutral throughout.
+    expect(right.summary.neutral >= 0.9, `face 2 summary: ${JSON.stringify(right.summary)}; ${right.tops.map(({ t, top }) => `${t}:${top}`)}`);
+    console.log(`       (${frames} frames of ${duration.toFixed(2)} s at ${rate}/s, 2 faces each, in ${seconds.toFixed(1)} s: ${((seconds * 1000) / frames).toFixed(0)} ms per frame on the CPU; face 1: ${left.tops.map(({ top }) => top[0]).join('')})`);
+
+    // The CSV: time_s, face, the seven percentages; one row per face per frame.
+    const csv = await downloadCsv(page, '#video-csv');
+    const lines = csv.trim().split('\r\n');
+    expect(lines[0] === `time_s,face,${BUILTIN_LABELS.map((l) => `${l}_percent`).join(',')}`, `CSV header: ${lines[0]}`);
+    expect(lines.length === 1 + left.samples + right.samples, `CSV rows: ${lines.length - 1}`);
+    for (const line of lines.slice(1)) {
+      const fields = line.split(',');
+      const sum = fields.slice(2).reduce((a, b) => a + Number(b), 0);
+      expect(fields.length === 9 && ['1', '2'].includes(fields[1]) && Math.abs(sum - 100) < 0.05, `CSV row: ${line}`);
+      expect(Math.abs(Number(fields[0]) * rate - Math.round(Number(fields[0]) * rate)) < 1e-6, `CSV time: ${line}`);
+    }
+    const happyRows = lines.slice(1).map((l) => l.split(',')).filter((f) => f[1] === '1' && Number(f[0]) < videos.changeAt - interval);
+    expect(happyRows.every((f) => Number(f[5]) > 50), `face 1's happy column: ${happyRows.map((f) => f[5])}`);
+    // Nothing asked of any server while reading: the video came through a blob: URL.
+    for (const r of session.requests.slice(from)) {
+      if (r.byServiceWorker) continue;
+      expect(r.url.startsWith('blob:'), `while reading the video, the page requested ${r.method} ${r.url}`);
+    }
+  });
+
+  await check('cancelling a video mid-way keeps what was read and says so', async () => {
+    await page.selectOption('#video-rate', '10');
+    await page.setInputFiles('#video-input', { name: 'faces.webm', mimeType: 'video/webm', buffer: videos.faces });
+    await page.waitForFunction(() => Number(document.querySelector('#video-result')?.dataset.framesRead) >= 3, null, { timeout: TIMEOUT_MS });
+    await page.click('#video-cancel');
+    await videoSettled();
+    const cancelled = await videoResult();
+    expect(cancelled.state === 'cancelled', `state ${cancelled.state}: ${cancelled.status}`);
+    expect(/^Cancelled after \d+ of \d+ frames .*kept/.test(cancelled.status), `status: ${cancelled.status}`);
+    const read = Number(cancelled.framesRead);
+    expect(read >= 3 && read < Number(cancelled.framesTotal) && Number(cancelled.framesTotal) >= 38, `frames ${read} of ${cancelled.framesTotal}`);
+    expect(cancelled.faces.length >= 1, 'what was read is gone');
+    await page.waitForTimeout(1000);
+    expect(Number((await videoResult()).framesRead) === read, 'frames were still read after the cancel');
+    expect(!(await page.isDisabled('#video-csv')) && (await page.isDisabled('#video-cancel')), 'CSV or cancel button in the wrong state');
+    await page.selectOption('#video-rate', '4');
+  });
+
+  await check('a file that is not a video, named .mp4, gets a sentence naming the formats; a video without a face says so', async () => {
+    await page.click('#tab-photos');
+    await page.setInputFiles('#photo-input', { name: 'notes.mp4', mimeType: 'video/mp4', buffer: Buffer.from('this is not a video\n'.repeat(50)) });
+    await videoSettled();
+    const bad = await videoResult();
+    expect(bad.state === 'error' && bad.faces.length === 0, `notes.mp4: ${bad.state}: ${bad.status}`);
+    expect(bad.status.startsWith('notes.mp4: ') && /cannot play/.test(bad.status) && /MP4/.test(bad.status) && /WebM/.test(bad.status), `notes.mp4: "${bad.status}"`);
+    expect((await page.getAttribute('#video-status', 'data-tone')) === 'error', 'not shown as an error');
+    console.log(`       ("${bad.status}")`);
+    await page.setInputFiles('#video-input', { name: 'blank.webm', mimeType: 'video/webm', buffer: videos.blank });
+    await videoSettled();
+    const blank = await videoResult();
+    expect(blank.state === 'no-face' && /^No face was found in the \d+ frames/.test(blank.status), `blank.webm: ${blank.state}: ${blank.status}`);
+    expect(await page.isDisabled('#video-csv'), 'a CSV is offered without a reading');
   });
 
   await check('"Use another model": a file that is not a mien model gets a sentence, the model in use goes on', async () => {

@@ -28,8 +28,13 @@ ready.catch((error) => {
   console.error(error);
 });
 
-document.getElementById('photo-input').addEventListener('change', async (event) => {
-  const file = event.target.files[0];
+const input = document.getElementById('photo-input');
+input.addEventListener('change', () => read(input.files[0]));
+// A photo chosen before this module ran (the input is in the page's HTML, the module
+// loads after it): its change event fired with no listener, so read it now.
+if (input.files.length) read(input.files[0]);
+
+async function read(file) {
   if (!file) return;
   const article = document.createElement('article');
   article.className = 'photo';
@@ -67,4 +72,4 @@ document.getElementById('photo-input').addEventListener('change', async (event) 
     article.textContent = String(error);
     console.error(error);
   }
-});
+}

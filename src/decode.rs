@@ -67,7 +67,10 @@ impl std::fmt::Display for DecodeError {
 
 impl std::error::Error for DecodeError {}
 
-/// Formats we decode (the `image` crate's features enabled for mien).
+/// Formats we decode (the `image` crate's features enabled for mien). TIFF is left out
+/// on purpose: its decoder would add 313 KB to the app's wasm (79 KB gzip, +11%;
+/// measured 2026-12-02 by enabling `image`'s `tiff` feature and comparing the release
+/// builds) for a format cameras and phones do not write; it gets a sentence instead.
 const SUPPORTED: [ImageFormat; 5] = [
     ImageFormat::Jpeg,
     ImageFormat::Png,

@@ -9,7 +9,7 @@ export PATH := $(CURDIR)/node_modules/.bin:$(HOME)/.cargo/bin:$(PATH)
 ADDRESS ?= 127.0.0.1
 PORT ?= 8080
 
-.PHONY: setup-web setup-torch build serve test test-core test-native test-web test-load trainer fmt-check
+.PHONY: setup-web setup-torch build serve test test-core test-native test-web test-load trainer fmt-check clippy clippy-web
 
 ## Install what the web build and its tests need (only what is missing).
 setup-web:
@@ -29,7 +29,7 @@ serve: setup-web
 	trunk serve --release --offline --address $(ADDRESS) --port $(PORT)
 
 ## Everything CI runs.
-test: fmt-check test-native test-web
+test: fmt-check clippy test-native test-web
 
 ## The code is formatted as `cargo fmt` leaves it (both crates), so a diff shows only
 ## what changed. Seconds; `cargo fmt --all && (cd gpu-worker && cargo fmt)` fixes it.
@@ -37,6 +37,19 @@ fmt-check:
 	@cargo fmt --version >/dev/null 2>&1 || rustup component add rustfmt
 	cargo fmt --all --check
 	cd gpu-worker && cargo fmt --check
+
+## Lints, warnings as errors, over the native code: the shared core, the trainer,
+## mien-analyse, the tests and the benchmarks' helper (with the trainer's features).
+clippy: setup-torch
+	@cargo clippy --version >/dev/null 2>&1 || rustup component add clippy
+	. scripts/torch-env.sh && cargo clippy --all-targets --features train -- -D warnings
+
+## The same for the browser-only code (the app's UI and both workers). Not in `test`:
+## checking the wasm dependencies again would add about ten minutes to CI on 2 cores.
+clippy-web: setup-web
+	@cargo clippy --version >/dev/null 2>&1 || rustup component add clippy
+	cargo clippy --target wasm32-unknown-unknown --bin mien --bin cpu-worker -- -D warnings
+	cd gpu-worker && cargo clippy --target wasm32-unknown-unknown -- -D warnings
 
 ## The shared core, face finding and the shipped model: no libtorch needed.
 test-core: setup-web

@@ -23,16 +23,7 @@ pub struct Row {
 impl Row {
     /// Face `number` (from 1) of `file`.
     pub fn face(file: &str, number: usize, emotions: &Emotions, labels: &[String]) -> Row {
-        let percents = labels
-            .iter()
-            .map(|label| {
-                emotions
-                    .shares
-                    .iter()
-                    .find(|s| &s.label == label)
-                    .map_or(0.0, |s| s.fraction * 100.0)
-            })
-            .collect();
+        let percents = emotions.percents(labels);
         Row {
             file: file.to_string(),
             face: number.to_string(),

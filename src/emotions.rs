@@ -78,6 +78,20 @@ impl Emotions {
         }
     }
 
+    /// The percentage of each of `labels`, in that order, matched by name (0 for a
+    /// label this reading lacks): the columns of the CSVs, whatever model made it.
+    pub fn percents(&self, labels: &[String]) -> Vec<f32> {
+        labels
+            .iter()
+            .map(|label| {
+                self.shares
+                    .iter()
+                    .find(|s| &s.label == label)
+                    .map_or(0.0, |s| s.fraction * 100.0)
+            })
+            .collect()
+    }
+
     /// A short reading: "happy (82%)" or "unsure: neutral 41%, sad 33%".
     pub fn summary(&self) -> String {
         let s = self.sorted();

@@ -98,17 +98,7 @@ impl Timeline {
         self.frames += 1;
         self.last_time = time_s;
         for (face, emotions) in faces {
-            let percents: Vec<f32> = self
-                .labels
-                .iter()
-                .map(|label| {
-                    emotions
-                        .shares
-                        .iter()
-                        .find(|s| &s.label == label)
-                        .map_or(0.0, |s| s.fraction * 100.0)
-                })
-                .collect();
+            let percents = emotions.percents(&self.labels);
             let top = percents
                 .iter()
                 .enumerate()

@@ -8,6 +8,15 @@ use web_sys::{CanvasRenderingContext2d, HtmlCanvasElement, HtmlVideoElement, Ima
 
 use super::files::js_error_text;
 
+/// A canvas that is never attached to the page, for reading a video's frames through
+/// [`grab`]; None if this page cannot make one.
+pub fn offscreen() -> Option<HtmlCanvasElement> {
+    web_sys::window()
+        .and_then(|w| w.document())
+        .and_then(|d| d.create_element("canvas").ok())
+        .and_then(|c| c.dyn_into::<HtmlCanvasElement>().ok())
+}
+
 /// Draws `image` on `canvas`, resizing the canvas to it.
 pub fn paint(canvas: &HtmlCanvasElement, image: &RgbImage) -> Result<(), String> {
     let (w, h) = image.dimensions();

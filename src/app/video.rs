@@ -21,11 +21,11 @@ use mien::timeline::{sample_times, time_label, time_ticks, Plot, Timeline, MAX_F
 use mien::tracking::Tracker;
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::JsCast;
-use web_sys::{EventTarget, File, HtmlCanvasElement, HtmlInputElement, HtmlVideoElement};
+use web_sys::{EventTarget, File, HtmlInputElement, HtmlVideoElement};
 
 use super::backend::Backend;
 use super::batch::with_engine;
-use super::canvas::grab;
+use super::canvas::{self, grab};
 use super::files::{self, all_files};
 use super::pipeline::{self, now_ms};
 use super::table::save;
@@ -235,11 +235,7 @@ impl VideoJob {
             Ok(inference) => inference.contract().labels.clone(),
             Err(why) => return End::Failed(format!("The models are not available: {why}")),
         };
-        let Some(canvas) = web_sys::window()
-            .and_then(|w| w.document())
-            .and_then(|d| d.create_element("canvas").ok())
-            .and_then(|c| c.dyn_into::<HtmlCanvasElement>().ok())
-        else {
+        let Some(canvas) = canvas::offscreen() else {
             return End::Failed("This browser cannot draw a video's frames.".into());
         };
         if self.session.get_value() != this {

@@ -14,10 +14,10 @@ use mien::face::Rect;
 use mien::smoothing::Smoother;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
-use web_sys::{HtmlCanvasElement, MediaStream, MediaStreamConstraints, MediaStreamTrack};
+use web_sys::{MediaStream, MediaStreamConstraints, MediaStreamTrack};
 
 use super::backend::Backend;
-use super::canvas::grab;
+use super::canvas::{self, grab};
 use super::files::js_error_text;
 use super::pipeline::{self, now_ms};
 use super::worker::EngineKind;
@@ -93,11 +93,7 @@ pub fn Webcam(backend: Backend, active: Signal<bool>) -> impl IntoView {
             if let Ok(playing) = element.play() {
                 let _ = JsFuture::from(playing).await;
             }
-            let canvas = web_sys::window()
-                .and_then(|w| w.document())
-                .and_then(|d| d.create_element("canvas").ok())
-                .and_then(|c| c.dyn_into::<HtmlCanvasElement>().ok());
-            let Some(canvas) = canvas else {
+            let Some(canvas) = canvas::offscreen() else {
                 problem.set(Some(
                     "This browser cannot read the camera's picture.".into(),
                 ));

@@ -14,14 +14,17 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
+use futures::future::Either;
 use gloo::timers::future::TimeoutFuture;
-use js_sys::Reflect;
+use js_sys::{Function, Promise, Reflect};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use mien::contract::{self_test_input, ModelContract};
 use mien::face::model::{INPUT_NAME, OUTPUT_NAMES};
 use mien::face::Variant;
 use mien::tensor::TensorF32;
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::JsFuture;
 
 use super::models::ModelFiles;
 use super::worker::{Engine, EngineKind, Ran, WorkerError};
@@ -314,13 +317,13 @@ impl Backend {
                     return;
                 }
             }
-            if !browser_has_webgpu() {
-                self.gpu_unavailable.set(true);
-                self.gpu_problem
-                    .set(Some("this browser does not offer WebGPU".into()));
-                self.choose(EngineKind::Cpu);
-            } else {
-                self.choose(EngineKind::Gpu);
+            match webgpu_adapter().await {
+                Err(why) => {
+                    self.gpu_unavailable.set(true);
+                    self.gpu_problem.set(Some(why));
+                    self.choose(EngineKind::Cpu);
+                }
+                Ok(()) => self.choose(EngineKind::Gpu),
             }
         });
     }
@@ -536,9 +539,30 @@ impl Backend {
     }
 }
 
-/// Whether `navigator.gpu` exists here (the worker then checks for an adapter).
-fn browser_has_webgpu() -> bool {
-    web_sys::window()
+/// Whether this browser can give a WebGPU adapter, asked here before the GPU worker
+/// (1.9 MB of wasm) is fetched: many browsers have `navigator.gpu` but no usable GPU.
+/// Err: why not, in words. A browser that does not answer within 5 s is given the
+/// benefit of the doubt (the worker then asks again, with its own time limit).
+async fn webgpu_adapter() -> Result<(), String> {
+    let gpu = web_sys::window()
         .and_then(|w| Reflect::get(&w.navigator(), &"gpu".into()).ok())
-        .is_some_and(|gpu| !gpu.is_undefined() && !gpu.is_null())
+        .filter(|gpu| !gpu.is_undefined() && !gpu.is_null())
+        .ok_or_else(|| "this browser does not offer WebGPU".to_string())?;
+    let request = Reflect::get(&gpu, &"requestAdapter".into())
+        .ok()
+        .and_then(|f| f.dyn_into::<Function>().ok())
+        .and_then(|f| f.call0(&gpu).ok())
+        .and_then(|p| p.dyn_into::<Promise>().ok())
+        .ok_or_else(|| "this browser's WebGPU cannot be asked for an adapter".to_string())?;
+    let adapter = JsFuture::from(request);
+    let timeout = TimeoutFuture::new(5_000);
+    futures::pin_mut!(adapter, timeout);
+    match futures::future::select(adapter, timeout).await {
+        Either::Left((Ok(adapter), _)) if adapter.is_null() || adapter.is_undefined() => Err(
+            "WebGPU is present but offers no adapter (no suitable GPU, or WebGPU is disabled)"
+                .into(),
+        ),
+        Either::Left((Ok(_), _)) | Either::Right(_) => Ok(()),
+        Either::Left((Err(_), _)) => Err("WebGPU's requestAdapter() failed".into()),
+    }
 }

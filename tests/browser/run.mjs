@@ -292,6 +292,9 @@ try {
     expect(/GPU is not used/.test(note) && /WebGPU/.test(note) && /CPU/.test(note), `note: ${note}`);
     expect(await page.isChecked('#engine-cpu'), 'the CPU is not shown as chosen');
     expect(await page.isDisabled('#engine-gpu'), 'the unusable GPU can still be chosen');
+    // No adapter is found before the GPU worker is fetched: its 1.9 MB stay on the server.
+    const gpuFiles = session.requests.filter((r) => !r.byServiceWorker && r.url.includes('mien-gpu-worker')).map((r) => r.url);
+    expect(gpuFiles.length === 0, `the GPU worker was fetched without a GPU: ${gpuFiles.join(', ')}`);
     // The normal fallback is information, not an alarm; and no doubled parenthesis.
     expect((await page.getAttribute('#engine-note', 'data-tone')) === 'info', 'the fallback note is not information');
     const [noteColour, errorColour] = await page.$eval('#engine-note', (note) => {

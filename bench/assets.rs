@@ -25,10 +25,10 @@ mod common;
 
 use image::{imageops::FilterType, GrayImage, Rgb, RgbImage};
 use mien::face::{prepare_blazeface, Variant};
-use mien::float16::expand_float16_bytes;
 use mien::onnx::{
     GraphProto, ModelProto, NodeProto, OperatorSetIdProto, TensorProto, ValueInfoProto,
 };
+use mien::weights::expand_bytes;
 use serde_json::json;
 use std::io::{Cursor, Write};
 use std::path::PathBuf;
@@ -83,7 +83,7 @@ fn models(args: &[String]) -> Result<(), String> {
     let mut files: Vec<(&str, String, Vec<u8>)> = vec![(
         "classifier",
         "mien.onnx".into(),
-        expand_float16_bytes(read(CLASSIFIER)?)?,
+        expand_bytes(read(CLASSIFIER)?)?,
     )];
     for (name, variant) in [("face-back", Variant::Back), ("face-front", Variant::Front)] {
         let prepared = prepare_blazeface(&read(&variant.npm_path())?)?;

@@ -13,9 +13,9 @@ pub struct CpuModel {
 
 impl CpuModel {
     /// Loads an ONNX file's bytes (static input shapes, as mien's models have); float16
-    /// weights are expanded first ([`crate::float16::expand_float16`]).
+    /// and int8 weights are expanded first ([`crate::weights::expand`]).
     pub fn load(bytes: &[u8]) -> Result<Self, String> {
-        let bytes = crate::float16::expand_float16_bytes(bytes.to_vec())?;
+        let bytes = crate::weights::expand_bytes(bytes.to_vec())?;
         let plan = tract_onnx::onnx()
             .model_for_read(&mut Cursor::new(bytes))
             .and_then(|m| m.into_optimized())

@@ -4,7 +4,7 @@
 //!
 //! - [`contract`]: labels, input geometry, normalisation, carried in the ONNX metadata;
 //! - [`onnx`]: reading and writing ONNX files;
-//! - [`float16`]: float16 weights in ONNX files (half the download), expanded on load;
+//! - [`weights`]: float16 or int8 weights in ONNX files (a smaller download), expanded on load;
 //! - [`example_model`]: a tiny random-weight classifier for any contract (tests);
 //! - [`decode`]: user files to upright images, with limits and clear errors;
 //! - [`preprocess`]: face crop to input tensor;
@@ -34,7 +34,6 @@ pub mod decode;
 pub mod emotions;
 pub mod example_model;
 pub mod face;
-pub mod float16;
 pub mod metrics;
 pub mod occlusion;
 pub mod onnx;
@@ -47,6 +46,7 @@ pub mod smoothing;
 pub mod tensor;
 pub mod timeline;
 pub mod tracking;
+pub mod weights;
 
 #[cfg(all(feature = "train", not(target_arch = "wasm32")))]
 pub mod train;

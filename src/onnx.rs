@@ -9,6 +9,8 @@ use prost::Message;
 
 /// `TensorProto.DataType.FLOAT`.
 pub const FLOAT: i32 = 1;
+/// `TensorProto.DataType.INT8`.
+pub const INT8: i32 = 3;
 /// `TensorProto.DataType.INT64`.
 pub const INT64: i32 = 7;
 /// `TensorProto.DataType.FLOAT16`.

@@ -8,7 +8,7 @@ use std::rc::Rc;
 use js_sys::Uint8Array;
 use mien::contract::{ModelContract, ModelFileError};
 use mien::face::{prepare_blazeface, Variant};
-use mien::float16::expand_float16_bytes;
+use mien::weights::expand_bytes;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::Response;
@@ -40,8 +40,8 @@ pub struct ModelFiles {
 impl ModelFiles {
     /// Fetches the classifier and reads its contract.
     pub async fn fetch() -> Result<ModelFiles, String> {
-        // Float16 weights become float32 here, once, for both engines.
-        let classifier = expand_float16_bytes(fetch_bytes(CLASSIFIER_URL).await?)
+        // Float16 or int8 weights become float32 here, once, for both engines.
+        let classifier = expand_bytes(fetch_bytes(CLASSIFIER_URL).await?)
             .map_err(|e| format!("{CLASSIFIER_URL}: {e}"))?;
         let contract = ModelContract::from_onnx_bytes(&classifier)
             .map_err(|e| format!("{CLASSIFIER_URL}: {e}"))?;
@@ -58,7 +58,7 @@ impl ModelFiles {
     /// Err: a sentence saying why it cannot be used.
     pub fn with_chosen(&self, name: &str, bytes: Vec<u8>) -> Result<ModelFiles, String> {
         let contract = ModelContract::from_model_file(&bytes).map_err(|e| e.to_string())?;
-        let classifier = expand_float16_bytes(bytes)
+        let classifier = expand_bytes(bytes)
             .map_err(|e| ModelFileError::Unsupported(e.to_string()).to_string())?;
         Ok(ModelFiles {
             contract,

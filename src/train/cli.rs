@@ -456,12 +456,13 @@ pub struct ExportArgs {
     /// the compute; same weights, so the file is no larger).
     #[arg(long)]
     pub mirror_average: bool,
-    /// Store the weights as float16, each followed by a Cast to float32 (half the
-    /// download; any ONNX runtime runs the file as is, mien's expand it on load; see
-    /// src/float16.rs). The val accuracy and self-test logits are those of the
-    /// float16 file. `--float16 false` writes float32 weights.
-    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
-    pub float16: bool,
+    /// How the large weights are stored: int8 (a scale per output channel and a
+    /// DequantizeLinear: a quarter of the download, as shipped since model version 5),
+    /// float16 (each followed by a Cast to float32: half) or float32. Any ONNX runtime
+    /// runs the file as is; mien's expand it on load (src/weights/). The val accuracy
+    /// and self-test logits are those of the stored file.
+    #[arg(long, default_value = "int8")]
+    pub store_weights: crate::weights::Precision,
     /// Post-hoc logit adjustment: subtract `tau * ln(prior)` from each class's bias,
     /// the prior being the class shares of `--prior` (default: the run's train/). 0
     /// keeps the training set's prior (FER2013 is 25% happy, 1.5% disgust); 1 reads
@@ -543,12 +544,12 @@ pub fn export(args: &ExportArgs) -> Result<(), String> {
         ));
     }
     println!("export check: tract vs libtorch max abs diff {diff:.2e}");
-    let tract = if args.float16 {
-        let (stored, moved) = crate::float16::store_float16_classifier(&mut model)?;
+    let tract = if args.store_weights != crate::weights::Precision::Float32 {
+        let (stored, moved) = crate::weights::store_classifier(&mut model, args.store_weights)?;
         contract = ModelContract::read_from(&model).map_err(|e| e.to_string())?;
         println!(
-            "float16 weights: {} tensors ({} values); the self-test logits moved by {moved:.2e}",
-            stored.tensors, stored.values
+            "{:?} weights: {} tensors ({} values); the self-test logits moved by {moved:.2e}",
+            args.store_weights, stored.tensors, stored.values
         );
         CpuModel::load(&model.to_bytes())?
     } else {

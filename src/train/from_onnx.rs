@@ -21,8 +21,8 @@ use tch::{Kind, Tensor};
 /// saying what was loaded.
 pub fn init_from_onnx(net: &Net, bytes: &[u8], calibration: &Tensor) -> Result<String, String> {
     let mut model = ModelProto::decode_bytes(bytes).map_err(|e| format!("--init-onnx: {e}"))?;
-    // Exported files store float16 weights behind Casts: read them as float32.
-    crate::float16::expand_float16(&mut model).map_err(|e| format!("--init-onnx: {e}"))?;
+    // Exported files store float16 or int8 weights: read them as float32.
+    crate::weights::expand(&mut model).map_err(|e| format!("--init-onnx: {e}"))?;
     let contract = ModelContract::read_from(&model).map_err(|e| format!("--init-onnx: {e}"))?;
     let graph = model
         .graph

@@ -1,4 +1,5 @@
-//! Float16 weights: an ONNX file half the size that every ONNX runtime still runs as is.
+//! Float16 weights: an ONNX file half the size of float32 that every ONNX runtime still
+//! runs as is.
 //!
 //! [`store_float16`] rewrites each large float32 initializer `w` as a float16 initializer
 //! `w.f16` followed by a `Cast(to = FLOAT)` node whose output is `w`: the rest of the
@@ -9,24 +10,12 @@
 //! tested on), so the browser's engines, the native evaluation and onnxruntime all
 //! compute with the same weights.
 
+use super::{Stored, MIN_VALUES};
 use crate::onnx::{attr_type, AttributeProto, ModelProto, NodeProto, TensorProto, FLOAT, FLOAT16};
 use half::f16;
 
-/// Initializers with fewer values stay float32: biases and small constants cost little
-/// and keep full precision.
-pub const MIN_VALUES: usize = 1024;
-
 /// Appended to an initializer's name for its float16 copy.
 const SUFFIX: &str = ".f16";
-
-/// What [`store_float16`] changed.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Stored {
-    /// Initializers now stored as float16.
-    pub tensors: usize,
-    /// Their values.
-    pub values: usize,
-}
 
 /// Stores every float32 initializer of at least [`MIN_VALUES`] values as float16 plus a
 /// `Cast` back to float32 (rounding to nearest). A tensor with a value beyond float16's
@@ -119,48 +108,6 @@ pub fn expand_float16(model: &mut ModelProto) -> Result<usize, String> {
     Ok(expanded)
 }
 
-/// [`expand_float16`] on a file's bytes; the bytes come back untouched when the file
-/// has no float16 initializers.
-pub fn expand_float16_bytes(bytes: Vec<u8>) -> Result<Vec<u8>, String> {
-    let mut model = ModelProto::decode_bytes(&bytes).map_err(|e| e.to_string())?;
-    Ok(if expand_float16(&mut model)? == 0 {
-        bytes
-    } else {
-        model.to_bytes()
-    })
-}
-
-/// [`store_float16`] for a classifier carrying mien's contract, whose self-test logits
-/// ([`crate::contract::ModelContract::self_test_logits`]) are then replaced by what the
-/// float16 file computes (tract, on the expanded graph), so a runtime's self-test checks
-/// the file it runs. Returns what was stored and how far the self-test logits moved.
-#[cfg(feature = "cpu")]
-pub fn store_float16_classifier(model: &mut ModelProto) -> Result<(Stored, f32), String> {
-    use crate::contract::{self_test_input, ModelContract};
-    use crate::cpu::{CpuModel, TensorF32};
-    let mut contract = ModelContract::read_from(model).map_err(|e| e.to_string())?;
-    let stored = store_float16(model)?;
-    let input = TensorF32 {
-        shape: contract.input_shape().to_vec(),
-        data: self_test_input(&contract),
-    };
-    let logits = CpuModel::load(&model.to_bytes())?
-        .run(&[input])?
-        .swap_remove(0)
-        .data;
-    let moved = match &contract.self_test_logits {
-        Some(before) => before
-            .iter()
-            .zip(&logits)
-            .map(|(a, b)| (a - b).abs())
-            .fold(0.0, f32::max),
-        None => 0.0,
-    };
-    contract.self_test_logits = Some(logits);
-    contract.write_to(model);
-    Ok((stored, moved))
-}
-
 /// The values of a float16 tensor (raw little-endian bytes, or `int32_data` holding the
 /// bit patterns, as the ONNX spec allows), checked against its dimensions.
 fn f16_values(t: &TensorProto) -> Option<Vec<f32>> {
@@ -187,44 +134,8 @@ fn f16_values(t: &TensorProto) -> Option<Vec<f32>> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::fixture::{model, run_as_is, run_expanded};
     use super::*;
-    use crate::onnx::{GraphProto, OperatorSetIdProto, ValueInfoProto};
-
-    /// `y = x @ w + b`, x [1, 64], w [64, 32] (2048 values: stored as float16), b [32].
-    fn model() -> (ModelProto, Vec<f32>) {
-        let w: Vec<f32> = (0..64 * 32)
-            .map(|i| ((i * 37 % 101) as f32 - 50.0) / 7.3)
-            .collect();
-        let graph = GraphProto {
-            name: "fc".into(),
-            node: vec![
-                NodeProto::new("MatMul", "mm", &["x", "w"], &["h"], vec![]),
-                NodeProto::new("Add", "add", &["h", "b"], &["y"], vec![]),
-            ],
-            initializer: vec![
-                TensorProto::from_f32("w", &[64, 32], &w),
-                TensorProto::from_f32(
-                    "b",
-                    &[32],
-                    &(0..32).map(|i| i as f32 * 0.1).collect::<Vec<_>>(),
-                ),
-            ],
-            input: vec![ValueInfoProto::f32_tensor("x", &[1, 64])],
-            output: vec![ValueInfoProto::f32_tensor("y", &[1, 32])],
-            value_info: vec![ValueInfoProto::f32_tensor("h", &[1, 32])],
-            ..Default::default()
-        };
-        let model = ModelProto {
-            ir_version: 7,
-            graph: Some(graph),
-            opset_import: vec![OperatorSetIdProto {
-                domain: String::new(),
-                version: 13,
-            }],
-            ..Default::default()
-        };
-        (model, w)
-    }
 
     #[test]
     fn stored_file_is_smaller_and_expands_to_the_rounded_float32_graph() {
@@ -265,7 +176,7 @@ mod tests {
         assert!(worst <= 1.0 / 2048.0, "relative rounding error {worst}");
         // A file without float16 comes back byte for byte.
         let plain = original.to_bytes();
-        assert_eq!(expand_float16_bytes(plain.clone()).unwrap(), plain);
+        assert_eq!(super::super::expand_bytes(plain.clone()).unwrap(), plain);
     }
 
     #[cfg(feature = "cpu")]
@@ -274,42 +185,14 @@ mod tests {
         let (original, _) = model();
         let mut half = original.clone();
         store_float16(&mut half).unwrap();
-        let input = crate::cpu::TensorF32 {
-            shape: vec![1, 64],
-            data: (0..64).map(|i| (i as f32 * 0.37).sin()).collect(),
-        };
-        let run = |m: &ModelProto| {
-            crate::cpu::CpuModel::load(&m.to_bytes())
-                .unwrap()
-                .run(std::slice::from_ref(&input))
-                .unwrap()
-                .swap_remove(0)
-                .data
-        };
-        // tract itself, given the file with its Casts (as any ONNX runtime would be).
-        let as_is = {
-            use tract_onnx::prelude::*;
-            let plan = tract_onnx::onnx()
-                .model_for_read(&mut &half.to_bytes()[..])
-                .and_then(|m| m.into_optimized())
-                .and_then(|m| m.into_runnable())
-                .unwrap();
-            let x = tract_ndarray::Array2::from_shape_vec((1, 64), input.data.clone()).unwrap();
-            let out = plan.run(tvec!(Tensor::from(x).into())).unwrap();
-            out[0]
-                .to_plain_array_view::<f32>()
-                .unwrap()
-                .iter()
-                .copied()
-                .collect::<Vec<f32>>()
-        };
         let mut expanded = half.clone();
         expand_float16(&mut expanded).unwrap();
-        assert_eq!(as_is, run(&expanded));
-        assert_eq!(run(&half), run(&expanded));
-        let diff = run(&original)
+        // tract itself, given the file with its Casts (as any ONNX runtime would be).
+        assert_eq!(run_as_is(&half), run_expanded(&expanded));
+        assert_eq!(run_expanded(&half), run_expanded(&expanded));
+        let diff = run_expanded(&original)
             .iter()
-            .zip(&run(&half))
+            .zip(&run_expanded(&half))
             .map(|(a, b)| (a - b).abs())
             .fold(0.0, f32::max);
         assert!(

@@ -1,0 +1,324 @@
+//! Int8 weights: an ONNX file a quarter of float32's size that every ONNX runtime
+//! still runs as is.
+//!
+//! [`store_int8`] rewrites each large float32 weight `w` (rank 2 or more) as an int8
+//! initializer `w.q` with one float32 scale per output channel (axis 0) and a zero point
+//! of 0, followed by a `DequantizeLinear(axis = 0)` node whose output is `w`
+//! (symmetric, per-channel: the scheme onnxruntime's own weight quantizer uses). Any
+//! runtime folds that node when it loads the file. [`expand_int8`] undoes the rewrite,
+//! giving a plain float32 graph with exactly the values `DequantizeLinear` produces,
+//! `q as f32 * scale`: mien's runtimes get that graph, like the float16 one (see
+//! [`super::float16`]).
+
+use super::{Stored, MIN_VALUES};
+use crate::onnx::{attr_type, AttributeProto, ModelProto, NodeProto, TensorProto, FLOAT, INT8};
+
+/// Appended to a weight's name for its int8 values, its scales and its zero points.
+const SUFFIXES: [&str; 3] = [".q", ".scale", ".zero"];
+
+/// Stores every float32 initializer of at least [`MIN_VALUES`] values and rank 2 or more
+/// as int8 with a scale per slice along axis 0 (the output channel of a Conv or a
+/// transposed Gemm weight) plus a `DequantizeLinear` back to float32. Other tensors
+/// (biases, small constants, anything not finite) stay as they are. Running it again
+/// changes nothing.
+pub fn store_int8(model: &mut ModelProto) -> Result<Stored, String> {
+    let graph = model.graph.as_mut().ok_or("the ONNX file has no graph")?;
+    let mut nodes = Vec::new();
+    let mut extra = Vec::new();
+    let mut stored = Stored::default();
+    for tensor in &mut graph.initializer {
+        let Some(values) = tensor.f32_values() else {
+            continue;
+        };
+        let channels = tensor.dims.first().copied().unwrap_or(0);
+        if values.len() < MIN_VALUES
+            || tensor.dims.len() < 2
+            || channels <= 0
+            || values.iter().any(|v| !v.is_finite())
+        {
+            continue;
+        }
+        let per_channel = values.len() / channels as usize;
+        let scales: Vec<f32> = values
+            .chunks(per_channel)
+            .map(|c| {
+                let largest = c.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+                if largest > 0.0 {
+                    largest / 127.0
+                } else {
+                    1.0
+                }
+            })
+            .collect();
+        let quantized: Vec<u8> = values
+            .chunks(per_channel)
+            .zip(&scales)
+            .flat_map(|(c, &s)| {
+                c.iter()
+                    .map(move |v| (v / s).round().clamp(-127.0, 127.0) as i8 as u8)
+            })
+            .collect();
+        let name = std::mem::take(&mut tensor.name);
+        let [q, scale, zero] = SUFFIXES.map(|s| format!("{name}{s}"));
+        *tensor = TensorProto {
+            name: q.clone(),
+            dims: std::mem::take(&mut tensor.dims),
+            data_type: INT8,
+            raw_data: quantized,
+            ..Default::default()
+        };
+        extra.push(TensorProto::from_f32(&scale, &[channels], &scales));
+        extra.push(TensorProto {
+            name: zero.clone(),
+            dims: vec![channels],
+            data_type: INT8,
+            raw_data: vec![0; channels as usize],
+            ..Default::default()
+        });
+        nodes.push(NodeProto::new(
+            "DequantizeLinear",
+            &format!("{name}.dequantize"),
+            &[&q, &scale, &zero],
+            &[&name],
+            vec![AttributeProto::int("axis", 0)],
+        ));
+        stored.tensors += 1;
+        stored.values += values.len();
+    }
+    graph.initializer.append(&mut extra);
+    // The new nodes come first, so the node list stays in topological order.
+    nodes.append(&mut graph.node);
+    graph.node = nodes;
+    Ok(stored)
+}
+
+/// Replaces each `DequantizeLinear` of an int8 initializer (with float32 scales, per
+/// tensor or per axis, and optional int8 zero points) by a float32 initializer holding
+/// its values, under the node's output name. Returns how many were expanded.
+pub fn expand_int8(model: &mut ModelProto) -> Result<usize, String> {
+    let Some(graph) = model.graph.as_mut() else {
+        return Ok(0);
+    };
+    let mut expanded = 0;
+    let mut i = 0;
+    while i < graph.node.len() {
+        let node = &graph.node[i];
+        let find = |k: usize, data_type: i32| {
+            node.input.get(k).and_then(|name| {
+                graph
+                    .initializer
+                    .iter()
+                    .position(|t| &t.name == name && t.data_type == data_type)
+            })
+        };
+        let (Some(at), Some(scale_at)) = (find(0, INT8), find(1, FLOAT)) else {
+            i += 1;
+            continue;
+        };
+        if node.op_type != "DequantizeLinear" || node.output.len() != 1 {
+            i += 1;
+            continue;
+        }
+        let zero_at =
+            match node.input.get(2).filter(|n| !n.is_empty()) {
+                Some(_) => Some(find(2, INT8).ok_or_else(|| {
+                    format!("`{}`: its zero point is not an int8 tensor", node.name)
+                })?),
+                None => None,
+            };
+        let axis = node
+            .attribute
+            .iter()
+            .find(|a| a.name == "axis" && a.r#type == attr_type::INT)
+            .map_or(1, |a| a.i);
+        let q = &graph.initializer[at];
+        let damaged = || format!("the int8 tensor `{}` is damaged", q.name);
+        let scales = graph.initializer[scale_at]
+            .f32_values()
+            .ok_or_else(damaged)?;
+        let zeros: Vec<i8> = match zero_at {
+            Some(z) => graph.initializer[z]
+                .raw_data
+                .iter()
+                .map(|&b| b as i8)
+                .collect(),
+            None => vec![0; scales.len()],
+        };
+        let values = dequantize(q, &scales, &zeros, axis).ok_or_else(damaged)?;
+        let node = graph.node.remove(i);
+        let full = TensorProto::from_f32(&node.output[0], &q.dims, &values);
+        let still_used = graph.node.iter().any(|n| n.input.contains(&node.input[0]));
+        if still_used {
+            graph.initializer.push(full);
+        } else {
+            graph.initializer[at] = full;
+        }
+        expanded += 1;
+    }
+    Ok(expanded)
+}
+
+/// `(q - zero) * scale` per element, with one scale and zero point for the whole
+/// tensor or one per slice along `axis`. None: sizes that do not agree.
+fn dequantize(q: &TensorProto, scales: &[f32], zeros: &[i8], axis: i64) -> Option<Vec<f32>> {
+    let dims: Vec<usize> = q
+        .dims
+        .iter()
+        .map(|&d| usize::try_from(d).ok())
+        .collect::<Option<_>>()?;
+    let count = dims.iter().try_fold(1usize, |a, &d| a.checked_mul(d))?;
+    if q.raw_data.len() != count || zeros.len() != scales.len() || scales.is_empty() {
+        return None;
+    }
+    // Elements sharing a scale come in runs of `inner`, cycling through the channels.
+    let (channels, inner) = if scales.len() == 1 {
+        (1, count.max(1))
+    } else {
+        let axis = usize::try_from(if axis < 0 {
+            axis + dims.len() as i64
+        } else {
+            axis
+        })
+        .ok()?;
+        let channels = *dims.get(axis)?;
+        (channels, dims[axis + 1..].iter().product::<usize>().max(1))
+    };
+    if channels != scales.len() {
+        return None;
+    }
+    Some(
+        q.raw_data
+            .iter()
+            .enumerate()
+            .map(|(k, &b)| {
+                let c = (k / inner) % channels;
+                (f32::from(b as i8) - f32::from(zeros[c])) * scales[c]
+            })
+            .collect(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::fixture::model;
+    #[cfg(feature = "cpu")]
+    use super::super::fixture::{run_as_is, run_expanded};
+    use super::*;
+
+    #[test]
+    fn stored_file_is_a_quarter_and_expands_to_the_dequantized_graph() {
+        let (original, w) = model();
+        let mut small = original.clone();
+        assert_eq!(
+            store_int8(&mut small).unwrap(),
+            Stored {
+                tensors: 1,
+                values: 2048
+            }
+        );
+        let g = small.graph.as_ref().unwrap();
+        assert_eq!(g.node[0].op_type, "DequantizeLinear");
+        assert_eq!(g.node[0].input, ["w.q", "w.scale", "w.zero"]);
+        assert_eq!(g.initializer[0].data_type, INT8);
+        assert_eq!(
+            g.initializer[1].data_type, FLOAT,
+            "a 32-value bias stays float32"
+        );
+        // int8 values, plus a scale and a zero point per row.
+        assert!(small.to_bytes().len() < original.to_bytes().len() * 35 / 100);
+        // Storing twice changes nothing.
+        let mut again = small.clone();
+        assert_eq!(store_int8(&mut again).unwrap(), Stored::default());
+        assert_eq!(again, small);
+
+        let mut back = small.clone();
+        assert_eq!(expand_int8(&mut back).unwrap(), 1);
+        let g = back.graph.as_ref().unwrap();
+        assert_eq!(g.node.len(), 2, "the DequantizeLinear is gone");
+        assert_eq!(g.initializer[0].name, "w", "in the original's place");
+        let got = g.initializer[0].f32_values().unwrap();
+        // Each row (axis 0) has its own scale: its largest value maps to 127 exactly,
+        // and no value moves more than half a step.
+        for (row, (a, b)) in w.chunks(32).zip(got.chunks(32)).enumerate() {
+            let step = a.iter().fold(0.0f32, |m, v| m.max(v.abs())) / 127.0;
+            for (x, y) in a.iter().zip(b) {
+                assert!((x - y).abs() <= step * 0.5 + 1e-6, "row {row}: {x} -> {y}");
+            }
+        }
+        // Beside the weight, only the scales and zero points were added.
+        assert_eq!(g.initializer.len(), 4);
+    }
+
+    #[test]
+    fn a_per_tensor_scale_and_a_missing_zero_point_are_read_as_onnx_says() {
+        let (mut m, _) = model();
+        let g = m.graph.as_mut().unwrap();
+        g.initializer[0] = TensorProto {
+            name: "w.q".into(),
+            dims: vec![64, 32],
+            data_type: INT8,
+            raw_data: (0..2048)
+                .map(|i: i32| (i % 255 - 127) as i8 as u8)
+                .collect(),
+            ..Default::default()
+        };
+        g.initializer
+            .push(TensorProto::from_f32("w.scale", &[], &[0.5]));
+        g.node.insert(
+            0,
+            NodeProto::new(
+                "DequantizeLinear",
+                "dq",
+                &["w.q", "w.scale"],
+                &["w"],
+                vec![],
+            ),
+        );
+        assert_eq!(expand_int8(&mut m).unwrap(), 1);
+        let w = m.graph.as_ref().unwrap().initializer[0]
+            .f32_values()
+            .unwrap();
+        assert_eq!(w[0], -63.5);
+        assert_eq!(w[254], 63.5);
+    }
+
+    #[cfg(feature = "cpu")]
+    #[test]
+    fn tract_runs_the_stored_file_as_is_with_the_expanded_numbers() {
+        let (original, _) = model();
+        let mut small = original.clone();
+        store_int8(&mut small).unwrap();
+        let mut expanded = small.clone();
+        expand_int8(&mut expanded).unwrap();
+        assert_eq!(run_as_is(&small), run_expanded(&expanded));
+        assert_eq!(run_expanded(&small), run_expanded(&expanded));
+        let diff = run_expanded(&original)
+            .iter()
+            .zip(&run_expanded(&small))
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0, f32::max);
+        assert!(
+            diff > 0.0 && diff < 0.5,
+            "int8 weights moved the output by {diff}"
+        );
+    }
+
+    #[test]
+    fn damaged_int8_data_is_a_sentence() {
+        let (mut m, _) = model();
+        store_int8(&mut m).unwrap();
+        m.graph.as_mut().unwrap().initializer[0].raw_data.pop();
+        assert!(expand_int8(&mut m).unwrap_err().contains("damaged"));
+        let (mut m, _) = model();
+        store_int8(&mut m).unwrap();
+        let g = m.graph.as_mut().unwrap();
+        let scale = g
+            .initializer
+            .iter_mut()
+            .find(|t| t.name == "w.scale")
+            .unwrap();
+        scale.raw_data.truncate(8);
+        scale.dims = vec![2];
+        assert!(expand_int8(&mut m).unwrap_err().contains("damaged"));
+    }
+}

@@ -1,0 +1,195 @@
+//! Compact weights: the classifier's file stores its large weights as float16 or int8,
+//! each followed by the standard ONNX node that turns them back into float32 (`Cast`,
+//! `DequantizeLinear`), so any ONNX runtime runs the file as is. mien's own runtimes
+//! get the file [`expand`]ed: a plain float32 graph with exactly the values those nodes
+//! produce (wonnx has neither float16 nor int8 and needs every Conv weight to be an
+//! initializer; tract then sees the graph it was tested on). So the browser's engines,
+//! the native evaluation and onnxruntime all compute with the same weights.
+
+pub mod float16;
+pub mod int8;
+
+use crate::onnx::ModelProto;
+
+/// Initializers with fewer values stay float32: biases and small constants cost little
+/// and keep full precision.
+pub const MIN_VALUES: usize = 1024;
+
+/// How the large weights are stored.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Precision {
+    /// As trained.
+    Float32,
+    /// Half the bytes; rounding to float16 (11 significant bits).
+    Float16,
+    /// A quarter of the bytes; 8 bits per weight with a scale per output channel.
+    Int8,
+}
+
+impl std::str::FromStr for Precision {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "float32" => Ok(Precision::Float32),
+            "float16" => Ok(Precision::Float16),
+            "int8" => Ok(Precision::Int8),
+            _ => Err(format!(
+                "{s}: the weights are stored as float32, float16 or int8"
+            )),
+        }
+    }
+}
+
+/// What [`store`] changed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Stored {
+    /// Initializers now stored in the smaller type.
+    pub tensors: usize,
+    /// Their values.
+    pub values: usize,
+}
+
+/// Stores the large float32 weights of `model` at `precision` (see [`float16`] and
+/// [`int8`]); float32 changes nothing.
+pub fn store(model: &mut ModelProto, precision: Precision) -> Result<Stored, String> {
+    match precision {
+        Precision::Float32 => Ok(Stored::default()),
+        Precision::Float16 => float16::store_float16(model),
+        Precision::Int8 => int8::store_int8(model),
+    }
+}
+
+/// Turns every float16 or int8 weight back into the float32 initializer its `Cast` or
+/// `DequantizeLinear` computes. Returns how many were expanded.
+pub fn expand(model: &mut ModelProto) -> Result<usize, String> {
+    Ok(float16::expand_float16(model)? + int8::expand_int8(model)?)
+}
+
+/// [`expand`] on a file's bytes; the bytes come back untouched when the file has no
+/// compact weights.
+pub fn expand_bytes(bytes: Vec<u8>) -> Result<Vec<u8>, String> {
+    let mut model = ModelProto::decode_bytes(&bytes).map_err(|e| e.to_string())?;
+    Ok(if expand(&mut model)? == 0 {
+        bytes
+    } else {
+        model.to_bytes()
+    })
+}
+
+/// [`store`] for a classifier carrying mien's contract, whose self-test logits
+/// ([`crate::contract::ModelContract::self_test_logits`]) are then replaced by what the
+/// stored file computes (tract, on the expanded graph), so a runtime's self-test checks
+/// the file it runs. Returns what was stored and how far the self-test logits moved.
+#[cfg(feature = "cpu")]
+pub fn store_classifier(
+    model: &mut ModelProto,
+    precision: Precision,
+) -> Result<(Stored, f32), String> {
+    use crate::contract::{self_test_input, ModelContract};
+    use crate::cpu::{CpuModel, TensorF32};
+    let mut contract = ModelContract::read_from(model).map_err(|e| e.to_string())?;
+    let stored = store(model, precision)?;
+    let input = TensorF32 {
+        shape: contract.input_shape().to_vec(),
+        data: self_test_input(&contract),
+    };
+    let logits = CpuModel::load(&model.to_bytes())?
+        .run(&[input])?
+        .swap_remove(0)
+        .data;
+    let moved = match &contract.self_test_logits {
+        Some(before) => before
+            .iter()
+            .zip(&logits)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0, f32::max),
+        None => 0.0,
+    };
+    contract.self_test_logits = Some(logits);
+    contract.write_to(model);
+    Ok((stored, moved))
+}
+
+/// A small graph and tract runs of it, for the tests of both storage types.
+#[cfg(test)]
+mod fixture {
+    use crate::onnx::{
+        GraphProto, ModelProto, NodeProto, OperatorSetIdProto, TensorProto, ValueInfoProto,
+    };
+
+    /// `y = x @ w + b`, x [1, 64], w [64, 32] (2048 values: stored compactly), b [32].
+    pub fn model() -> (ModelProto, Vec<f32>) {
+        let w: Vec<f32> = (0..64 * 32)
+            .map(|i| ((i * 37 % 101) as f32 - 50.0) / 7.3)
+            .collect();
+        let graph = GraphProto {
+            name: "fc".into(),
+            node: vec![
+                NodeProto::new("MatMul", "mm", &["x", "w"], &["h"], vec![]),
+                NodeProto::new("Add", "add", &["h", "b"], &["y"], vec![]),
+            ],
+            initializer: vec![
+                TensorProto::from_f32("w", &[64, 32], &w),
+                TensorProto::from_f32(
+                    "b",
+                    &[32],
+                    &(0..32).map(|i| i as f32 * 0.1).collect::<Vec<_>>(),
+                ),
+            ],
+            input: vec![ValueInfoProto::f32_tensor("x", &[1, 64])],
+            output: vec![ValueInfoProto::f32_tensor("y", &[1, 32])],
+            value_info: vec![ValueInfoProto::f32_tensor("h", &[1, 32])],
+            ..Default::default()
+        };
+        let model = ModelProto {
+            ir_version: 7,
+            graph: Some(graph),
+            opset_import: vec![OperatorSetIdProto {
+                domain: String::new(),
+                version: 13,
+            }],
+            ..Default::default()
+        };
+        (model, w)
+    }
+
+    #[cfg(feature = "cpu")]
+    fn input() -> Vec<f32> {
+        (0..64).map(|i| (i as f32 * 0.37).sin()).collect()
+    }
+
+    /// `y` computed by mien's CPU runtime (which expands compact weights first).
+    #[cfg(feature = "cpu")]
+    pub fn run_expanded(m: &ModelProto) -> Vec<f32> {
+        let x = crate::cpu::TensorF32 {
+            shape: vec![1, 64],
+            data: input(),
+        };
+        crate::cpu::CpuModel::load(&m.to_bytes())
+            .unwrap()
+            .run(&[x])
+            .unwrap()
+            .swap_remove(0)
+            .data
+    }
+
+    /// `y` computed by tract given the file as is, with its Cast or DequantizeLinear
+    /// nodes, as any ONNX runtime would be.
+    #[cfg(feature = "cpu")]
+    pub fn run_as_is(m: &ModelProto) -> Vec<f32> {
+        use tract_onnx::prelude::*;
+        let plan = tract_onnx::onnx()
+            .model_for_read(&mut &m.to_bytes()[..])
+            .and_then(|m| m.into_optimized())
+            .and_then(|m| m.into_runnable())
+            .unwrap();
+        let x = tract_ndarray::Array2::from_shape_vec((1, 64), input()).unwrap();
+        let out = plan.run(tvec!(Tensor::from(x).into())).unwrap();
+        out[0]
+            .to_plain_array_view::<f32>()
+            .unwrap()
+            .iter()
+            .copied()
+            .collect()
+    }
+}

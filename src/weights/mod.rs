@@ -110,6 +110,41 @@ pub fn store_classifier(
     Ok((stored, moved))
 }
 
+#[cfg(all(test, feature = "cpu"))]
+mod tests {
+    use super::fixture::{model, run_as_is, run_expanded};
+    use super::*;
+
+    /// tract given a stored file as is (its own Cast or DequantizeLinear, as any ONNX
+    /// runtime would be) computes exactly what mien's runtimes compute on the expanded
+    /// graph, and both stay within the storage type's rounding of the float32 output.
+    #[test]
+    fn tract_runs_each_stored_file_as_is_with_the_expanded_numbers() {
+        let (original, _) = model();
+        for (precision, tolerance) in [(Precision::Float16, 0.05), (Precision::Int8, 0.5)] {
+            let mut stored = original.clone();
+            store(&mut stored, precision).unwrap();
+            let mut expanded = stored.clone();
+            assert_eq!(expand(&mut expanded).unwrap(), 1);
+            assert_eq!(run_as_is(&stored), run_expanded(&expanded), "{precision:?}");
+            assert_eq!(
+                run_expanded(&stored),
+                run_expanded(&expanded),
+                "{precision:?}"
+            );
+            let diff = run_expanded(&original)
+                .iter()
+                .zip(&run_expanded(&stored))
+                .map(|(a, b)| (a - b).abs())
+                .fold(0.0, f32::max);
+            assert!(
+                diff > 0.0 && diff < tolerance,
+                "{precision:?} weights moved the output by {diff}"
+            );
+        }
+    }
+}
+
 /// A small graph and tract runs of it, for the tests of both storage types.
 #[cfg(test)]
 mod fixture {

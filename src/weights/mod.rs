@@ -9,7 +9,7 @@
 pub mod float16;
 pub mod int8;
 
-use crate::onnx::ModelProto;
+use crate::onnx::{GraphProto, ModelProto, NodeProto, TensorProto};
 
 /// Initializers with fewer values stay float32: biases and small constants cost little
 /// and keep full precision.
@@ -76,6 +76,50 @@ pub fn expand_bytes(bytes: Vec<u8>) -> Result<Vec<u8>, String> {
     })
 }
 
+/// Puts the nodes that turn stored weights back into float32 before the graph's own:
+/// they read only initializers, so the node list stays in topological order.
+fn prepend(graph: &mut GraphProto, mut nodes: Vec<NodeProto>) {
+    nodes.append(&mut graph.node);
+    graph.node = nodes;
+}
+
+/// Replaces each single-output node for which `values_of` gives (the index of the
+/// stored initializer it reads, the float32 values it computes) by a float32
+/// initializer holding those values under the node's output name. It takes the stored
+/// tensor's place (so a stored-then-expanded graph lists its initializers in the
+/// original order) unless another node still reads that tensor. Returns how many nodes
+/// were replaced.
+fn expand_nodes(
+    model: &mut ModelProto,
+    values_of: impl Fn(&GraphProto, &NodeProto) -> Result<Option<(usize, Vec<f32>)>, String>,
+) -> Result<usize, String> {
+    let Some(graph) = model.graph.as_mut() else {
+        return Ok(0);
+    };
+    let mut expanded = 0;
+    let mut i = 0;
+    while i < graph.node.len() {
+        let found = match &graph.node[i] {
+            node if node.output.len() == 1 => values_of(graph, node)?,
+            _ => None,
+        };
+        let Some((at, values)) = found else {
+            i += 1;
+            continue;
+        };
+        let node = graph.node.remove(i);
+        let full = TensorProto::from_f32(&node.output[0], &graph.initializer[at].dims, &values);
+        let source = &graph.initializer[at].name;
+        if graph.node.iter().any(|n| n.input.contains(source)) {
+            graph.initializer.push(full);
+        } else {
+            graph.initializer[at] = full;
+        }
+        expanded += 1;
+    }
+    Ok(expanded)
+}
+
 /// [`store`] for a classifier carrying mien's contract, whose self-test logits
 /// ([`crate::contract::ModelContract::self_test_logits`]) are then replaced by what the
 /// stored file computes (tract, on the expanded graph), so a runtime's self-test checks
@@ -110,14 +154,57 @@ pub fn store_classifier(
     Ok((stored, moved))
 }
 
-#[cfg(all(test, feature = "cpu"))]
+#[cfg(test)]
 mod tests {
-    use super::fixture::{model, run_as_is, run_expanded};
+    use super::fixture::model;
+    #[cfg(feature = "cpu")]
+    use super::fixture::{run_as_is, run_expanded};
     use super::*;
+    use crate::onnx::FLOAT;
+
+    /// Only the large weight is stored compactly, the file shrinks by the type's ratio
+    /// (plus int8's scales and zero points), and storing again changes nothing.
+    #[test]
+    fn each_type_stores_the_large_weights_once() {
+        let (original, _) = model();
+        let size = original.to_bytes().len();
+        for (precision, at_most) in [(Precision::Float16, 0.6), (Precision::Int8, 0.35)] {
+            let mut stored = original.clone();
+            let expected = Stored {
+                tensors: 1,
+                values: 2048,
+            };
+            assert_eq!(store(&mut stored, precision).unwrap(), expected);
+            let bias = stored
+                .graph
+                .as_ref()
+                .unwrap()
+                .initializer
+                .iter()
+                .find(|t| t.name == "b");
+            assert_eq!(
+                bias.unwrap().data_type,
+                FLOAT,
+                "{precision:?}: a 32-value bias stays float32"
+            );
+            let ratio = stored.to_bytes().len() as f64 / size as f64;
+            assert!(
+                ratio < at_most,
+                "{precision:?}: {ratio:.2} of the float32 file"
+            );
+            let mut again = stored.clone();
+            assert_eq!(store(&mut again, precision).unwrap(), Stored::default());
+            assert_eq!(
+                again, stored,
+                "{precision:?}: storing twice changed the file"
+            );
+        }
+    }
 
     /// tract given a stored file as is (its own Cast or DequantizeLinear, as any ONNX
     /// runtime would be) computes exactly what mien's runtimes compute on the expanded
     /// graph, and both stay within the storage type's rounding of the float32 output.
+    #[cfg(feature = "cpu")]
     #[test]
     fn tract_runs_each_stored_file_as_is_with_the_expanded_numbers() {
         let (original, _) = model();

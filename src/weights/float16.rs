@@ -10,36 +10,25 @@
 //! tested on), so the browser's engines, the native evaluation and onnxruntime all
 //! compute with the same weights.
 
-use super::{Stored, MIN_VALUES};
+use super::Stored;
 use crate::onnx::{attr_type, AttributeProto, ModelProto, NodeProto, TensorProto, FLOAT, FLOAT16};
 use half::f16;
 
 /// Appended to an initializer's name for its float16 copy.
 const SUFFIX: &str = ".f16";
 
-/// Stores every float32 initializer of at least [`MIN_VALUES`] values as float16 plus a
+/// Stores every float32 initializer of at least [`super::MIN_VALUES`] values as float16 plus a
 /// `Cast` back to float32 (rounding to nearest). A tensor with a value beyond float16's
 /// range (65504) stays float32. Running it again changes nothing.
 pub fn store_float16(model: &mut ModelProto) -> Result<Stored, String> {
-    let graph = model.graph.as_mut().ok_or("the ONNX file has no graph")?;
-    let mut casts = Vec::new();
-    let mut stored = Stored::default();
-    for tensor in &mut graph.initializer {
-        let Some(values) = tensor.f32_values() else {
-            continue;
-        };
-        if values.len() < MIN_VALUES
-            || values
-                .iter()
-                .any(|v| !v.is_finite() || v.abs() > f16::MAX.to_f32())
-        {
-            continue;
+    super::store_each(model, |name, dims, values| {
+        if values.iter().any(|v| v.abs() > f16::MAX.to_f32()) {
+            return None;
         }
-        let name = std::mem::take(&mut tensor.name);
         let half_name = format!("{name}{SUFFIX}");
-        *tensor = TensorProto {
+        let half = TensorProto {
             name: half_name.clone(),
-            dims: std::mem::take(&mut tensor.dims),
+            dims: dims.to_vec(),
             data_type: FLOAT16,
             raw_data: values
                 .iter()
@@ -47,18 +36,15 @@ pub fn store_float16(model: &mut ModelProto) -> Result<Stored, String> {
                 .collect(),
             ..Default::default()
         };
-        casts.push(NodeProto::new(
+        let cast = NodeProto::new(
             "Cast",
             &format!("{name}.cast"),
             &[&half_name],
-            &[&name],
+            &[name],
             vec![AttributeProto::int("to", FLOAT as i64)],
-        ));
-        stored.tensors += 1;
-        stored.values += values.len();
-    }
-    super::prepend(graph, casts);
-    Ok(stored)
+        );
+        Some((vec![half], cast))
+    })
 }
 
 /// Replaces each `Cast(to = FLOAT)` of a float16 initializer by a float32 initializer
@@ -105,11 +91,7 @@ fn f16_values(t: &TensorProto) -> Option<Vec<f32>> {
             .map(|&b| f16::from_bits(b as u16).to_f32())
             .collect()
     };
-    let expected = t
-        .dims
-        .iter()
-        .try_fold(1usize, |acc, &d| acc.checked_mul(usize::try_from(d).ok()?))?;
-    (values.len() == expected).then_some(values)
+    (values.len() == super::element_count(&t.dims)?).then_some(values)
 }
 
 #[cfg(test)]

@@ -10,33 +10,22 @@
 //! `q as f32 * scale`: mien's runtimes get that graph, like the float16 one (see
 //! [`super::float16`]).
 
-use super::{Stored, MIN_VALUES};
+use super::Stored;
 use crate::onnx::{attr_type, AttributeProto, ModelProto, NodeProto, TensorProto, FLOAT, INT8};
 
 /// Appended to a weight's name for its int8 values, its scales and its zero points.
 const SUFFIXES: [&str; 3] = [".q", ".scale", ".zero"];
 
-/// Stores every float32 initializer of at least [`MIN_VALUES`] values and rank 2 or more
+/// Stores every float32 initializer of at least [`super::MIN_VALUES`] values and rank 2 or more
 /// as int8 with a scale per slice along axis 0 (the output channel of a Conv or a
 /// transposed Gemm weight) plus a `DequantizeLinear` back to float32. Other tensors
 /// (biases, small constants, anything not finite) stay as they are. Running it again
 /// changes nothing.
 pub fn store_int8(model: &mut ModelProto) -> Result<Stored, String> {
-    let graph = model.graph.as_mut().ok_or("the ONNX file has no graph")?;
-    let mut nodes = Vec::new();
-    let mut extra = Vec::new();
-    let mut stored = Stored::default();
-    for tensor in &mut graph.initializer {
-        let Some(values) = tensor.f32_values() else {
-            continue;
-        };
-        let channels = tensor.dims.first().copied().unwrap_or(0);
-        if values.len() < MIN_VALUES
-            || tensor.dims.len() < 2
-            || channels <= 0
-            || values.iter().any(|v| !v.is_finite())
-        {
-            continue;
+    super::store_each(model, |name, dims, values| {
+        let channels = *dims.first()?;
+        if dims.len() < 2 || channels <= 0 {
+            return None;
         }
         let per_channel = values.len() / channels as usize;
         let scales: Vec<f32> = values
@@ -58,36 +47,28 @@ pub fn store_int8(model: &mut ModelProto) -> Result<Stored, String> {
                     .map(move |v| (v / s).round().clamp(-127.0, 127.0) as i8 as u8)
             })
             .collect();
-        let name = std::mem::take(&mut tensor.name);
         let [q, scale, zero] = SUFFIXES.map(|s| format!("{name}{s}"));
-        *tensor = TensorProto {
-            name: q.clone(),
-            dims: std::mem::take(&mut tensor.dims),
+        let int8 = |name: &str, dims: Vec<i64>, raw_data: Vec<u8>| TensorProto {
+            name: name.to_string(),
+            dims,
             data_type: INT8,
-            raw_data: quantized,
+            raw_data,
             ..Default::default()
         };
-        extra.push(TensorProto::from_f32(&scale, &[channels], &scales));
-        extra.push(TensorProto {
-            name: zero.clone(),
-            dims: vec![channels],
-            data_type: INT8,
-            raw_data: vec![0; channels as usize],
-            ..Default::default()
-        });
-        nodes.push(NodeProto::new(
+        let tensors = vec![
+            int8(&q, dims.to_vec(), quantized),
+            TensorProto::from_f32(&scale, &[channels], &scales),
+            int8(&zero, vec![channels], vec![0; channels as usize]),
+        ];
+        let dequantize = NodeProto::new(
             "DequantizeLinear",
             &format!("{name}.dequantize"),
             &[&q, &scale, &zero],
-            &[&name],
+            &[name],
             vec![AttributeProto::int("axis", 0)],
-        ));
-        stored.tensors += 1;
-        stored.values += values.len();
-    }
-    graph.initializer.append(&mut extra);
-    super::prepend(graph, nodes);
-    Ok(stored)
+        );
+        Some((tensors, dequantize))
+    })
 }
 
 /// Replaces each `DequantizeLinear` of an int8 initializer (with float32 scales, per
@@ -142,12 +123,8 @@ pub fn expand_int8(model: &mut ModelProto) -> Result<usize, String> {
 /// `(q - zero) * scale` per element, with one scale and zero point for the whole
 /// tensor or one per slice along `axis`. None: sizes that do not agree.
 fn dequantize(q: &TensorProto, scales: &[f32], zeros: &[i8], axis: i64) -> Option<Vec<f32>> {
-    let dims: Vec<usize> = q
-        .dims
-        .iter()
-        .map(|&d| usize::try_from(d).ok())
-        .collect::<Option<_>>()?;
-    let count = dims.iter().try_fold(1usize, |a, &d| a.checked_mul(d))?;
+    let count = super::element_count(&q.dims)?;
+    let dims: Vec<usize> = q.dims.iter().map(|&d| d as usize).collect();
     if q.raw_data.len() != count || zeros.len() != scales.len() || scales.is_empty() {
         return None;
     }

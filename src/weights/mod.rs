@@ -76,11 +76,50 @@ pub fn expand_bytes(bytes: Vec<u8>) -> Result<Vec<u8>, String> {
     })
 }
 
-/// Puts the nodes that turn stored weights back into float32 before the graph's own:
-/// they read only initializers, so the node list stays in topological order.
-fn prepend(graph: &mut GraphProto, mut nodes: Vec<NodeProto>) {
+/// Rewrites each float32 initializer of at least [`MIN_VALUES`] values, all finite, that
+/// `compact(name, dims, values)` accepts: it gives the tensors that replace it (the first
+/// takes its place, the others go after every initializer) and the node that computes it
+/// back under its name. Those nodes read only initializers, so they go before the
+/// graph's own and the node list stays in topological order.
+fn store_each(
+    model: &mut ModelProto,
+    compact: impl Fn(&str, &[i64], &[f32]) -> Option<(Vec<TensorProto>, NodeProto)>,
+) -> Result<Stored, String> {
+    let graph = model.graph.as_mut().ok_or("the ONNX file has no graph")?;
+    let mut nodes = Vec::new();
+    let mut extra = Vec::new();
+    let mut stored = Stored::default();
+    for tensor in &mut graph.initializer {
+        let Some(values) = tensor.f32_values() else {
+            continue;
+        };
+        if values.len() < MIN_VALUES || values.iter().any(|v| !v.is_finite()) {
+            continue;
+        }
+        let Some((tensors, node)) = compact(&tensor.name, &tensor.dims, &values) else {
+            continue;
+        };
+        let mut tensors = tensors.into_iter();
+        let Some(first) = tensors.next() else {
+            continue;
+        };
+        *tensor = first;
+        extra.extend(tensors);
+        nodes.push(node);
+        stored.tensors += 1;
+        stored.values += values.len();
+    }
+    graph.initializer.append(&mut extra);
     nodes.append(&mut graph.node);
     graph.node = nodes;
+    Ok(stored)
+}
+
+/// How many values a tensor of these dimensions holds; None for a negative dimension
+/// or a count beyond `usize`.
+fn element_count(dims: &[i64]) -> Option<usize> {
+    dims.iter()
+        .try_fold(1usize, |n, &d| n.checked_mul(usize::try_from(d).ok()?))
 }
 
 /// Replaces each single-output node for which `values_of` gives (the index of the

@@ -26,8 +26,8 @@ const FILES = [
   'mien-gpu-worker.js',
   'mien-gpu-worker_bg.wasm',
   'models/mien.onnx',
-  'models/blazeface/face_detection_front_128x128_barracuda.onnx',
-  'models/blazeface/face_detection_back_256x256_barracuda.onnx',
+  'models/blazeface/face_detection_front_128x128.int8.onnx',
+  'models/blazeface/face_detection_back_256x256.int8.onnx',
 ];
 
 /** Shipped with a trained model only (the About view shows it when present). */

@@ -18,9 +18,9 @@ use super::files::js_error_text;
 /// Where the classifier is served (`public/models/`).
 pub const CLASSIFIER_URL: &str = "models/mien.onnx";
 
-/// Where a BlazeFace model is served (copied from npm by `index.html`).
+/// Where a BlazeFace model is served (made from the npm file at build time: Trunk.toml).
 fn detector_url(variant: Variant) -> String {
-    format!("models/blazeface/{}", variant.file_name())
+    format!("models/blazeface/{}", variant.served_file_name())
 }
 
 /// The face detectors' prepared files, by variant, fetched as they are first needed.

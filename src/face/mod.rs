@@ -3,7 +3,8 @@
 //! The caller owns the runtime (tract on the CPU, wonnx on WebGPU); this module does
 //! everything around it, the same way natively and in the browser:
 //!
-//! 1. [`prepare_blazeface`] rewrites the npm model file once so both runtimes load it;
+//! 1. [`prepare_blazeface`] rewrites the npm model file (or the smaller one the app
+//!    serves, [`compact_blazeface`]) once so both runtimes load it;
 //! 2. [`downscale()`] brings a large photo to a working size once, then
 //!    [`FaceDetector::input`] letterboxes the photo into the model's square input;
 //! 3. the caller runs the model on that tensor;
@@ -42,7 +43,7 @@ pub use crop::{centre_square, crop_face};
 pub use detector::FaceDetector;
 pub use downscale::{downscale, MAX_PHOTO_SIDE};
 pub use letterbox::Letterbox;
-pub use model::{prepare_blazeface, Variant};
+pub use model::{compact_blazeface, prepare_blazeface, Variant};
 pub use nms::merge;
 
 use serde::{Deserialize, Serialize};

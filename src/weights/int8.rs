@@ -3,7 +3,7 @@
 //!
 //! [`store_int8`] rewrites each large float32 weight `w` (rank 2 or more) as an int8
 //! initializer `w.q` with one float32 scale per output channel (axis 0, the step
-//! between levels: [`STEPS_PER_RMS`]) and a zero point of 0, followed by a `DequantizeLinear(axis = 0)` node whose output is `w`
+//! between levels: [`Steps`]) and a zero point of 0, followed by a `DequantizeLinear(axis = 0)` node whose output is `w`
 //! (symmetric, per-channel: the scheme onnxruntime's own weight quantizer uses). Any
 //! runtime folds that node when it loads the file. [`expand_int8`] undoes the rewrite,
 //! giving a plain float32 graph with exactly the values `DequantizeLinear` produces,
@@ -16,26 +16,44 @@ use crate::onnx::{attr_type, AttributeProto, ModelProto, NodeProto, TensorProto,
 /// Appended to a weight's name for its int8 values, its scales and its zero points.
 const SUFFIXES: [&str; 3] = [".q", ".scale", ".zero"];
 
-/// The step between neighbouring int8 values, per output channel: a twelfth of the
-/// channel's root mean square, or its largest magnitude over 127 where that is coarser
-/// (so no value is clipped). The file is served compressed, and a compressor spends
-/// bits on how many levels a channel's weights really take, not on the 8 bits they
-/// are stored in: the classifier's weights, whose largest magnitude is typically 4-6
-/// times their root mean square, used about 40 levels per root mean square with
-/// `largest / 127` alone (7 bits each compressed, 2.46 MB gzip); 12 levels take 5.8
-/// bits (2.03 MB) and read FER2013 val as well (docs/model-card.md, "A smaller
-/// download": 8, 10, 12, 16 and 127/largest measured).
-pub const STEPS_PER_RMS: f32 = 12.0;
+/// How far apart the int8 levels are, per output channel (the channel's scale).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Steps {
+    /// `largest / 127`: the finest levels that keep every value (onnxruntime's weight
+    /// quantizer does the same). BlazeFace uses them: with 12 per root mean square its
+    /// `Back` model found 2 of 60 faces a twentieth of a photo high instead of 7
+    /// (`measure_detection_by_face_size` in tests/face_detection.rs), for 10% fewer bytes.
+    Finest,
+    /// This many levels per root mean square of the channel's weights, or
+    /// [`Steps::Finest`] where that is coarser (so no value is clipped). The file is
+    /// served compressed, and a compressor spends bits on how many levels a channel's
+    /// weights really take, not on the 8 they are stored in.
+    PerRms(f32),
+}
 
-/// The scale [`store_int8`] gives one output channel's weights (see [`STEPS_PER_RMS`]);
-/// 1 for a channel of zeros.
-fn step(channel: &[f32]) -> f32 {
-    let largest = channel.iter().fold(0.0f32, |m, v| m.max(v.abs()));
-    let rms = (channel.iter().map(|v| v * v).sum::<f32>() / channel.len() as f32).sqrt();
-    if largest > 0.0 {
-        (largest / 127.0).max(rms / STEPS_PER_RMS)
-    } else {
-        1.0
+/// The classifier's steps. Its weights' largest magnitude is typically 4-6 times their
+/// root mean square, so the finest steps give about 40 levels per root mean square
+/// (7 bits a weight compressed, 2.46 MB gzip); 12 take 5.8 bits (2.03 MB) and read
+/// FER2013 val as well (docs/model-card.md, "A smaller download": 8, 10, 12, 16 and the
+/// finest measured).
+pub const CLASSIFIER_STEPS: Steps = Steps::PerRms(12.0);
+
+impl Steps {
+    /// The scale of one output channel's weights; 1 for a channel of zeros.
+    fn of(self, channel: &[f32]) -> f32 {
+        let largest = channel.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+        if largest == 0.0 {
+            return 1.0;
+        }
+        let finest = largest / 127.0;
+        match self {
+            Steps::Finest => finest,
+            Steps::PerRms(levels) => {
+                let rms =
+                    (channel.iter().map(|v| v * v).sum::<f32>() / channel.len() as f32).sqrt();
+                finest.max(rms / levels)
+            }
+        }
     }
 }
 
@@ -44,14 +62,14 @@ fn step(channel: &[f32]) -> f32 {
 /// transposed Gemm weight) plus a `DequantizeLinear` back to float32. Other tensors
 /// (biases, small constants, anything not finite) stay as they are. Running it again
 /// changes nothing.
-pub fn store_int8(model: &mut ModelProto) -> Result<Stored, String> {
+pub fn store_int8(model: &mut ModelProto, steps: Steps) -> Result<Stored, String> {
     super::store_each(model, |name, dims, values| {
         let channels = *dims.first()?;
         if dims.len() < 2 || channels <= 0 {
             return None;
         }
         let per_channel = values.len() / channels as usize;
-        let scales: Vec<f32> = values.chunks(per_channel).map(step).collect();
+        let scales: Vec<f32> = values.chunks(per_channel).map(|c| steps.of(c)).collect();
         let quantized: Vec<u8> = values
             .chunks(per_channel)
             .zip(&scales)
@@ -178,7 +196,7 @@ mod tests {
     fn stored_file_expands_to_the_dequantized_graph() {
         let (original, w) = model();
         let mut small = original.clone();
-        store_int8(&mut small).unwrap();
+        store_int8(&mut small, CLASSIFIER_STEPS).unwrap();
         let g = small.graph.as_ref().unwrap();
         assert_eq!(g.node[0].op_type, "DequantizeLinear");
         assert_eq!(g.node[0].input, ["w.q", "w.scale", "w.zero"]);
@@ -194,12 +212,10 @@ mod tests {
         // value moves more than half a step.
         for (row, (a, b)) in w.chunks(32).zip(got.chunks(32)).enumerate() {
             let rms = (a.iter().map(|v| v * v).sum::<f32>() / 32.0).sqrt();
-            assert_eq!(step(a), rms / STEPS_PER_RMS, "row {row}");
+            let step = CLASSIFIER_STEPS.of(a);
+            assert_eq!(step, rms / 12.0, "row {row}");
             for (x, y) in a.iter().zip(b) {
-                assert!(
-                    (x - y).abs() <= step(a) * 0.5 + 1e-6,
-                    "row {row}: {x} -> {y}"
-                );
+                assert!((x - y).abs() <= step * 0.5 + 1e-6, "row {row}: {x} -> {y}");
             }
         }
         // Beside the weight, only the scales and zero points were added.
@@ -210,8 +226,9 @@ mod tests {
     fn a_channel_with_an_outlier_keeps_it_unclipped() {
         let mut channel = vec![0.01f32; 1000];
         channel[7] = -5.0;
-        assert_eq!(step(&channel), 5.0 / 127.0);
-        assert_eq!(step(&[0.0; 8]), 1.0);
+        assert_eq!(CLASSIFIER_STEPS.of(&channel), 5.0 / 127.0);
+        assert_eq!(Steps::Finest.of(&channel), 5.0 / 127.0);
+        assert_eq!(Steps::PerRms(12.0).of(&[0.0; 8]), 1.0);
     }
 
     #[test]
@@ -250,11 +267,11 @@ mod tests {
     #[test]
     fn damaged_int8_data_is_a_sentence() {
         let (mut m, _) = model();
-        store_int8(&mut m).unwrap();
+        store_int8(&mut m, Steps::Finest).unwrap();
         m.graph.as_mut().unwrap().initializer[0].raw_data.pop();
         assert!(expand_int8(&mut m).unwrap_err().contains("damaged"));
         let (mut m, _) = model();
-        store_int8(&mut m).unwrap();
+        store_int8(&mut m, Steps::Finest).unwrap();
         let g = m.graph.as_mut().unwrap();
         let scale = g
             .initializer

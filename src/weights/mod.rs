@@ -55,7 +55,7 @@ pub fn store(model: &mut ModelProto, precision: Precision) -> Result<Stored, Str
     match precision {
         Precision::Float32 => Ok(Stored::default()),
         Precision::Float16 => float16::store_float16(model),
-        Precision::Int8 => int8::store_int8(model),
+        Precision::Int8 => int8::store_int8(model, int8::CLASSIFIER_STEPS),
     }
 }
 

@@ -31,7 +31,13 @@ const DIST = resolve(process.argv[2] ?? 'dist');
 const BROWSER = process.env.CHROMIUM ?? '/usr/bin/chromium';
 const TIMEOUT_MS = 120_000; // a cold wasm compile on a busy 2-core machine takes a while
 const GPU_TIMEOUT_MS = 300_000; // SwiftShader compiles and runs WebGPU shaders on the CPU
-const SAME_TOLERANCE = 1e-4; // GPU vs CPU fractions for the same face
+// GPU vs CPU. The classifier alone, on the same input: its self-test logits against the
+// file's reference (computed natively by tract). BlazeFace: the boxes. The whole path:
+// the fractions, which a box moved by 1e-4 px can change by up to 3.2e-3, since the crop
+// is cut on the photo's pixel grid (measured natively on 40 film faces, 2026-12-02).
+const SAME_LOGITS = 1e-4;
+const SAME_BOX_PX = 0.01;
+const SAME_FRACTIONS = 5e-3;
 
 function fail(message) {
   console.error(`test-web: FAIL: ${message}`);
@@ -900,11 +906,14 @@ try {
       await engineReady(page, 'webgpu', GPU_TIMEOUT_MS);
       const status = await page.textContent('#engine-status');
       expect(status.includes('GPU') && status.includes('Self-test passed'), `engine line: ${status}`);
+      const selfTest = Number(/reference to ([0-9.e+-]+)\./.exec(status)?.[1]);
+      expect(selfTest <= SAME_LOGITS, `the GPU's self-test logits differ from the reference by ${selfTest} (${status})`);
+      console.log(`       (self-test logits within ${selfTest.toExponential(1)} of the reference)`);
       expect(await page.isHidden('#engine-note'), `note: ${await page.textContent('#engine-note')}`);
       expect(await page.isChecked('#engine-gpu'), 'the GPU is not shown as chosen');
     });
 
-    await check(`the GPU and the CPU give the same fractions for the same faces (within ${SAME_TOLERANCE})`, async () => {
+    await check(`the GPU and the CPU give the same boxes (within ${SAME_BOX_PX} px) and fractions (within ${SAME_FRACTIONS}) for the same faces`, async () => {
       const [gpu] = await analyse(page, [{ name: 'two.png', mimeType: 'image/png', buffer: scenes.two }], GPU_TIMEOUT_MS);
       expect(gpu.state === 'done' && gpu.engine === 'webgpu', `GPU: ${gpu.state} on ${gpu.engine}: ${gpu.text}`);
       noteTimings('webgpu', gpu);
@@ -926,7 +935,8 @@ try {
         c.fractions.forEach((f, k) => expect(f === cpuTwo.faces[i].fractions[k], 'CPU fractions differ between runs'));
       });
       console.log(`       (largest fraction difference ${worst.toExponential(2)}, largest box difference ${worstBox.toFixed(4)} px)`);
-      expect(worst <= SAME_TOLERANCE, `GPU and CPU fractions differ by ${worst}`);
+      expect(worstBox <= SAME_BOX_PX, `GPU and CPU boxes differ by ${worstBox} px`);
+      expect(worst <= SAME_FRACTIONS, `GPU and CPU fractions differ by ${worst}`);
     });
 
     await check('webcam mode without a camera says so clearly', async () => {

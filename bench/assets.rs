@@ -2,7 +2,7 @@
 //!
 //! - `models OUT_DIR [--matmul N]`: writes the files the in-browser benchmark loads,
 //!   each exactly as both of mien's runtimes and onnxruntime-web get it: the classifier
-//!   (`public/models/mien.onnx`, float16 weights expanded as the app does), the two BlazeFace models after
+//!   (`public/models/mien.onnx`, int8 weights expanded as the app does), the two BlazeFace models after
 //!   [`mien::face::prepare_blazeface`], and a one-node `MatMul` model (`[N, N] x [N, N]`,
 //!   the weight a constant) that measures a backend's peak; plus `models.json` with
 //!   each file's input and output names and shapes and its multiply-accumulates per run,

@@ -62,7 +62,11 @@ fn the_served_file_is_smaller_and_computes_what_the_npm_file_prepares_to() {
             .unwrap()
             .run(std::slice::from_ref(&input))
             .unwrap();
-        assert_eq!(run_as_is(&served, &input), expanded, "{variant:?}");
+        let as_is = CpuModel::load_as_is(&served)
+            .unwrap()
+            .run(std::slice::from_ref(&input))
+            .unwrap();
+        assert_eq!(as_is, expanded, "{variant:?}");
     }
 }
 
@@ -72,28 +76,6 @@ fn gzip_len(bytes: &[u8]) -> usize {
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::new(6));
     gz.write_all(bytes).unwrap();
     gz.finish().unwrap().len()
-}
-
-/// tract on a file exactly as given (`CpuModel::load` expands compact weights first).
-fn run_as_is(bytes: &[u8], input: &mien::cpu::TensorF32) -> Vec<mien::cpu::TensorF32> {
-    use tract_onnx::prelude::*;
-    let plan = tract_onnx::onnx()
-        .model_for_read(&mut &bytes[..])
-        .and_then(|m| m.into_optimized())
-        .and_then(|m| m.into_runnable())
-        .unwrap();
-    let x = tract_ndarray::ArrayD::from_shape_vec(input.shape.clone(), input.data.clone()).unwrap();
-    plan.run(tvec!(Tensor::from(x).into()))
-        .unwrap()
-        .iter()
-        .map(|o| {
-            let view = o.to_plain_array_view::<f32>().unwrap();
-            mien::cpu::TensorF32 {
-                shape: view.shape().to_vec(),
-                data: view.iter().copied().collect(),
-            }
-        })
-        .collect()
 }
 
 /// The FER2013 faces the scenes use (`tests/fer-faces.txt`: clear, frontal, upright

@@ -323,35 +323,22 @@ mod fixture {
     /// `y` computed by mien's CPU runtime (which expands compact weights first).
     #[cfg(feature = "cpu")]
     pub fn run_expanded(m: &ModelProto) -> Vec<f32> {
-        let x = crate::cpu::TensorF32 {
-            shape: vec![1, 64],
-            data: input(),
-        };
-        crate::cpu::CpuModel::load(&m.to_bytes())
-            .unwrap()
-            .run(&[x])
-            .unwrap()
-            .swap_remove(0)
-            .data
+        run(crate::cpu::CpuModel::load(&m.to_bytes()).unwrap())
     }
 
     /// `y` computed by tract given the file as is, with its Cast or DequantizeLinear
     /// nodes, as any ONNX runtime would be.
     #[cfg(feature = "cpu")]
     pub fn run_as_is(m: &ModelProto) -> Vec<f32> {
-        use tract_onnx::prelude::*;
-        let plan = tract_onnx::onnx()
-            .model_for_read(&mut &m.to_bytes()[..])
-            .and_then(|m| m.into_optimized())
-            .and_then(|m| m.into_runnable())
-            .unwrap();
-        let x = tract_ndarray::Array2::from_shape_vec((1, 64), input()).unwrap();
-        let out = plan.run(tvec!(Tensor::from(x).into())).unwrap();
-        out[0]
-            .to_plain_array_view::<f32>()
-            .unwrap()
-            .iter()
-            .copied()
-            .collect()
+        run(crate::cpu::CpuModel::load_as_is(&m.to_bytes()).unwrap())
+    }
+
+    #[cfg(feature = "cpu")]
+    fn run(model: crate::cpu::CpuModel) -> Vec<f32> {
+        let x = crate::cpu::TensorF32 {
+            shape: vec![1, 64],
+            data: input(),
+        };
+        model.run(&[x]).unwrap().swap_remove(0).data
     }
 }

@@ -135,7 +135,9 @@ mod worker {
             .filter(|n| !constants.contains(&n.as_str()))
             .collect();
         let outputs = graph.output.iter().map(|v| v.name.clone()).collect();
-        let model = CpuModel::load(&bytes).map_err(|e| format!("loading `{name}`: {e}"))?;
+        // The app sends float32 graphs (it expands compact weights once, for both
+        // engines: src/app/models.rs), so there is nothing to expand here.
+        let model = CpuModel::load_as_is(&bytes).map_err(|e| format!("loading `{name}`: {e}"))?;
         let ms = now() - started;
         MODELS.with(|m| {
             m.borrow_mut().insert(

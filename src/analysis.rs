@@ -6,7 +6,8 @@
 //! size), then [`read_faces`]: detector input, the detector (run by the caller's
 //! [`Models`]), decoding, a second look with a margin around the picture when nothing
 //! was found (a picture that is nothing but a face), left-to-right order, the upright
-//! crop, preprocessing, the classifier (the caller's again) and the fractions; or
+//! crop (shown) and the classifier's gray input (`face_gray`, read from the photo
+//! itself), the classifier (the caller's again) and the fractions; or
 //! [`read_whole`], the picture's centred square read as one face. The batch CSV's
 //! columns and rows are in [`crate::csv`].
 
@@ -18,10 +19,10 @@ use crate::contract::ModelContract;
 use crate::decode::{decode_image, DecodeError, DecodeLimits};
 use crate::emotions::Emotions;
 use crate::face::{
-    centre_square, crop_face, downscale, Face, FaceDetector, Letterbox, Point, Rect, Variant,
-    MAX_PHOTO_SIDE,
+    centre_square, crop_face, crop_side, downscale, face_levels, Face, FaceDetector, Letterbox,
+    Point, Rect, Variant, MAX_PHOTO_SIDE,
 };
-use crate::preprocess::{is_small_face, pixels_to_input, to_gray_pixels};
+use crate::preprocess::{is_small_face, levels_to_input, to_gray_pixels};
 use crate::tensor::TensorF32;
 
 /// The models, run wherever the caller runs them. The app's futures wait for a
@@ -157,7 +158,8 @@ pub struct FaceReading {
     pub emotions: Emotions,
     /// The upright crop the classifier read, small (with [`Options::thumbnail`]).
     pub thumbnail: Option<Arc<RgbImage>>,
-    /// The gray pixels the classifier read, before normalisation (with [`Options::keep_input`]).
+    /// The gray levels the classifier read, before normalisation, rounded to whole
+    /// levels (with [`Options::keep_input`]).
     pub input: Option<GrayImage>,
     /// The crop's size in the picture's pixels, and whether it is smaller than the
     /// model's input ([`crate::preprocess::is_small_face`]): a less reliable reading.
@@ -240,8 +242,24 @@ pub async fn read_faces<M: Models>(
     let mut readings = Vec::with_capacity(faces.len());
     for face in &faces {
         let started = models.now_ms();
-        let crop = crop_face(picture, face);
-        readings.push(read_crop(models, &crop, face.rect, face.score, options, started).await?);
+        let contract = models.contract();
+        let levels = face_levels(picture, face, contract.width, contract.height);
+        let side = crop_side(face);
+        let mut reading = read_levels(
+            models,
+            levels,
+            (side, side),
+            face.rect,
+            face.score,
+            options,
+            started,
+        )
+        .await?;
+        // The picture is cut only to be shown: the classifier read the levels.
+        reading.thumbnail = options
+            .thumbnail
+            .map(|side| thumbnail(&crop_face(picture, face), side));
+        readings.push(reading);
     }
     Ok(Faces {
         faces: readings,
@@ -266,7 +284,14 @@ pub async fn read_whole<M: Models>(
         width: side as f32,
         height: side as f32,
     };
-    let face = read_crop(models, &centre_square(picture), rect, 1.0, options, started).await?;
+    let square = centre_square(picture);
+    let levels = to_gray_pixels(&square, models.contract())
+        .iter()
+        .map(|&v| v as f32)
+        .collect();
+    let size = (square.width(), square.height());
+    let mut face = read_levels(models, levels, size, rect, 1.0, options, started).await?;
+    face.thumbnail = options.thumbnail.map(|side| thumbnail(&square, side));
     Ok(Faces {
         faces: vec![face],
         found: Found::Whole,
@@ -290,19 +315,20 @@ async fn detect<M: Models>(
         .map_err(AnalysisError::Output)
 }
 
-async fn read_crop<M: Models>(
+/// Reads one face from the classifier's gray levels (`levels`, the contract's width x
+/// height, 0 to 255). `crop_size` is the size of the face's picture in pixels (to tell
+/// a small face); the caller adds the thumbnail.
+async fn read_levels<M: Models>(
     models: &M,
-    crop: &DynamicImage,
+    levels: Vec<f32>,
+    crop_size: (u32, u32),
     rect: Rect,
     score: f32,
     options: Options,
     started: f64,
 ) -> Result<FaceReading, AnalysisError> {
     let contract = models.contract();
-    let gray = to_gray_pixels(crop, contract);
-    let (logits, classify_model_ms) = models
-        .logits(pixels_to_input(gray.as_raw(), contract))
-        .await?;
+    let (logits, classify_model_ms) = models.logits(levels_to_input(&levels, contract)).await?;
     if logits.len() != contract.labels.len() {
         return Err(AnalysisError::Output(format!(
             "the expression model gave {} numbers for {} expressions",
@@ -311,23 +337,30 @@ async fn read_crop<M: Models>(
         )));
     }
     let emotions = Emotions::from_logits(&logits, contract);
-    let thumbnail = options
-        .thumbnail
-        .map(|side| Arc::new(crop.thumbnail(side, side).to_rgb8()));
-    let input = options.keep_input.then_some(gray);
-    let crop_size = (crop.width(), crop.height());
+    let input = options.keep_input.then(|| {
+        let pixels = levels
+            .iter()
+            .map(|v| v.round().clamp(0.0, 255.0) as u8)
+            .collect();
+        GrayImage::from_raw(contract.width, contract.height, pixels).expect("the contract's size")
+    });
     let small = is_small_face(crop_size.0, crop_size.1, contract);
     Ok(FaceReading {
         rect,
         score,
         emotions,
-        thumbnail,
+        thumbnail: None,
         input,
         crop_size,
         small,
         classify_ms: models.now_ms() - started,
         classify_model_ms,
     })
+}
+
+/// A face's picture shrunk to fit `side` x `side`, to show beside its reading.
+fn thumbnail(crop: &DynamicImage, side: u32) -> Arc<RgbImage> {
+    Arc::new(crop.thumbnail(side, side).to_rgb8())
 }
 
 /// `picture` centred on a mid-gray canvas with `margin` times its longer side added

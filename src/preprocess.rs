@@ -32,31 +32,37 @@ pub const LIGHT_STD: f32 = 54.0;
 /// A face's gray levels moved and stretched to mean [`LIGHT_MEAN`] and standard
 /// deviation [`LIGHT_STD`] (in 0..255 units, not clipped), so a dim, flat photo and a
 /// bright one read alike. A nearly uniform face is only moved, not stretched beyond 8x.
-pub fn normalize_light(pixels: &[u8]) -> Vec<f32> {
-    let n = pixels.len().max(1) as f32;
-    let mean = pixels.iter().map(|&v| v as f32).sum::<f32>() / n;
-    let var = pixels
-        .iter()
-        .map(|&v| (v as f32 - mean).powi(2))
-        .sum::<f32>()
-        / n;
+pub fn normalize_light(levels: &[f32]) -> Vec<f32> {
+    let n = levels.len().max(1) as f32;
+    let mean = levels.iter().sum::<f32>() / n;
+    let var = levels.iter().map(|&v| (v - mean).powi(2)).sum::<f32>() / n;
     let scale = LIGHT_STD / var.sqrt().max(LIGHT_STD / 8.0);
-    pixels
+    levels
         .iter()
-        .map(|&v| (v as f32 - mean) * scale + LIGHT_MEAN)
+        .map(|&v| (v - mean) * scale + LIGHT_MEAN)
         .collect()
 }
 
 /// Turns `height * width` gray pixels into the NCHW input tensor (batch 1); for
 /// 3-channel models the gray plane is repeated.
 pub fn pixels_to_input(pixels: &[u8], contract: &ModelContract) -> Vec<f32> {
+    let levels: Vec<f32> = pixels.iter().map(|&v| v as f32).collect();
+    levels_to_input(&levels, contract)
+}
+
+/// [`pixels_to_input`] for gray levels that are not whole numbers (0 to 255), as
+/// [`crate::face::face_levels`] reads a face from a photo.
+pub fn levels_to_input(levels: &[f32], contract: &ModelContract) -> Vec<f32> {
     let plane: Vec<f32> = if contract.light_normalized {
-        normalize_light(pixels)
+        normalize_light(levels)
             .into_iter()
             .map(|v| (v / 255.0 - contract.mean) / contract.std)
             .collect()
     } else {
-        pixels.iter().map(|&v| normalize(v, contract)).collect()
+        levels
+            .iter()
+            .map(|&v| (v / 255.0 - contract.mean) / contract.std)
+            .collect()
     };
     let mut out = Vec::with_capacity(plane.len() * contract.channels as usize);
     for _ in 0..contract.channels {
@@ -112,10 +118,10 @@ mod tests {
 
     #[test]
     fn light_normalisation_makes_a_dim_flat_face_and_a_bright_one_alike() {
-        let face: Vec<u8> = (0..48 * 48)
-            .map(|i| ((i * 7 + i / 48 * 13) % 200) as u8)
+        let face: Vec<f32> = (0..48 * 48)
+            .map(|i| ((i * 7 + i / 48 * 13) % 200) as f32)
             .collect();
-        let dim: Vec<u8> = face.iter().map(|&v| 20 + v / 4).collect();
+        let dim: Vec<f32> = face.iter().map(|&v| 20.0 + (v / 4.0).floor()).collect();
         let (a, b) = (normalize_light(&face), normalize_light(&dim));
         let mean = a.iter().sum::<f32>() / a.len() as f32;
         let sd = (a.iter().map(|v| (v - mean).powi(2)).sum::<f32>() / a.len() as f32).sqrt();
@@ -131,12 +137,14 @@ mod tests {
             .fold(0f32, f32::max);
         assert!(diff < 0.06 * LIGHT_STD * 4.0, "{diff}");
         // A flat face is moved to the standard mean, not blown up.
-        assert!(normalize_light(&[90; 16]).iter().all(|&v| v == LIGHT_MEAN));
+        assert!(normalize_light(&[90.0; 16])
+            .iter()
+            .all(|&v| v == LIGHT_MEAN));
         let contract = ModelContract {
             light_normalized: true,
             ..ModelContract::new(1, 48, 48)
         };
-        let input = pixels_to_input(&dim, &contract);
+        let input = levels_to_input(&dim, &contract);
         assert!((input[5] - (b[5] / 255.0 - contract.mean) / contract.std).abs() < 1e-6);
     }
 

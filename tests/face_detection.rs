@@ -15,6 +15,7 @@ use mien::face::{
 };
 use std::collections::HashMap;
 use std::ops::ControlFlow;
+use std::path::Path;
 use std::time::Instant;
 
 // ---------------------------------------------------------------------------
@@ -417,6 +418,36 @@ fn time_per_detection() {
             "{variant:?}: model {run_ms:.1} ms; input from a 4032x3024 photo {input_ms:.1} ms; decode {decode_ms:.2} ms"
         );
     }
+    // The classifier's input for one face, by the face's size in the (working-size) photo.
+    let photo = DynamicImage::ImageRgb8(background(2048, 1536, [120, 110, 100], 30, 6));
+    for side in [60.0, 200.0, 600.0, 1400.0] {
+        let face = Face::new(
+            mien::face::Rect {
+                x: 300.0,
+                y: 100.0,
+                width: side,
+                height: side,
+            },
+            0.9,
+            [Point::default(); 6],
+        );
+        let runs = 10;
+        let t0 = Instant::now();
+        for _ in 0..runs {
+            std::hint::black_box(mien::face::face_levels(&photo, &face, 48, 48));
+        }
+        let t1 = Instant::now();
+        for _ in 0..runs {
+            std::hint::black_box(crop_face(&photo, &face));
+        }
+        let t2 = Instant::now();
+        let ms = |d: std::time::Duration| d.as_secs_f64() * 1000.0 / runs as f64;
+        eprintln!(
+            "a {side} px face: classifier input {:.2} ms (face_levels); its picture {:.2} ms (crop_face)",
+            ms(t1 - t0),
+            ms(t2 - t1)
+        );
+    }
 }
 
 /// The measurements behind `mien::face`'s choices (which model, thresholds, crop
@@ -556,4 +587,105 @@ fn measure_detection_by_face_size() {
         }
         eprintln!("{name:>5}: detections on 40 faceless textures at {thresholds:?}: {counts:?}; best score {best:.2}");
     }
+}
+
+/// How steady a reading is: each face of the first 40 photos in `MIEN_PROBE_DIR`
+/// (default `data/sfew/val`, unpacked from `../shared/data/sfew.tar.gz`) is read again
+/// with its box moved by 1e-4 px and its roll by 1e-5 rad (about what separates the
+/// GPU's box from the CPU's, or two still webcam frames), three ways: through
+/// `face_levels` (the app's path), through `face_gray` (the same, rounded to whole gray
+/// levels) and through the picture `crop_face` cuts, resized (the app until 2026-12-02).
+/// Prints the largest and median change of the percentages. A measurement, so ignored:
+/// `cargo test --release --test face_detection measure_steadiness -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn measure_steadiness() {
+    use mien::analysis::picture_from_bytes;
+    use mien::contract::ModelContract;
+    use mien::decode::DecodeLimits;
+    use mien::emotions::softmax;
+    use mien::face::{face_gray, face_levels};
+    use mien::preprocess::{levels_to_input, pixels_to_input, to_gray_pixels};
+    use mien::tensor::TensorF32;
+
+    let root = env!("CARGO_MANIFEST_DIR");
+    let dir = std::env::var("MIEN_PROBE_DIR").unwrap_or(format!("{root}/data/sfew/val"));
+    let bytes =
+        std::fs::read(format!("{root}/public/models/mien.onnx")).expect("the shipped model");
+    let contract = ModelContract::from_onnx_bytes(&bytes).expect("its contract");
+    let classifier = CpuModel::load(&bytes).expect("tract loads it");
+    let fractions = |input: Vec<f32>| {
+        let input = TensorF32 {
+            shape: vec![1, 1, contract.height as usize, contract.width as usize],
+            data: input,
+        };
+        softmax(&classifier.run(&[input]).expect("classify")[0].data)
+    };
+    let largest_change = |a: &[f32], b: &[f32]| {
+        a.iter()
+            .zip(b)
+            .map(|(x, y)| (x - y).abs())
+            .fold(0.0f32, f32::max)
+    };
+    let mut files: Vec<_> = walk_files(Path::new(&dir));
+    files.sort();
+    let det = Detectors::load();
+    let (w, h) = (contract.width, contract.height);
+    type Read<'a> = &'a dyn Fn(&DynamicImage, &Face) -> Vec<f32>;
+    let ways: [(&str, Read); 3] = [
+        ("face_levels (the app's path)", &|p, f| {
+            levels_to_input(&face_levels(p, f, w, h), &contract)
+        }),
+        ("face_gray (rounded)", &|p, f| {
+            pixels_to_input(face_gray(p, f, w, h).as_raw(), &contract)
+        }),
+        ("crop_face, resized (before)", &|p, f| {
+            pixels_to_input(
+                to_gray_pixels(&crop_face(p, f), &contract).as_raw(),
+                &contract,
+            )
+        }),
+    ];
+    let mut changes = vec![Vec::new(); ways.len()];
+    for file in files.iter().take(40) {
+        let Ok(photo) = picture_from_bytes(&std::fs::read(file).unwrap(), &DecodeLimits::default())
+        else {
+            continue;
+        };
+        for face in det.detect_both(&photo) {
+            let mut moved = face.clone();
+            moved.rect.x += 1e-4;
+            moved.rect.y -= 1e-4;
+            moved.roll += 1e-5;
+            for ((_, read), out) in ways.iter().zip(&mut changes) {
+                out.push(largest_change(
+                    &fractions(read(&photo, &face)),
+                    &fractions(read(&photo, &moved)),
+                ));
+            }
+        }
+    }
+    for ((name, _), mut c) in ways.iter().zip(changes) {
+        c.sort_by(f32::total_cmp);
+        println!(
+            "{name}: {} faces, percentages changed by up to {:.2e} (median {:.2e})",
+            c.len(),
+            c.last().copied().unwrap_or(0.0),
+            c.get(c.len() / 2).copied().unwrap_or(0.0)
+        );
+    }
+}
+
+/// Every file below `dir`.
+fn walk_files(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            out.extend(walk_files(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
 }

@@ -27,9 +27,10 @@ use mien::contract::ModelContract;
 use mien::cpu::CpuModel;
 use mien::decode::{decode_image, DecodeError, DecodeLimits};
 use mien::face::{
-    centre_square, crop_face, downscale, prepare_blazeface, FaceDetector, Variant, MAX_PHOTO_SIDE,
+    centre_square, downscale, face_gray, prepare_blazeface, Face, FaceDetector, Variant,
+    MAX_PHOTO_SIDE,
 };
-use mien::preprocess::preprocess;
+use mien::preprocess::{pixels_to_input, preprocess};
 use mien::tensor::TensorF32;
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::collections::BTreeMap;
@@ -175,14 +176,14 @@ impl Path {
             .detector
             .decode(&outputs, &letterbox)
             .expect("BlazeFace's own outputs decode");
-        let crops: Vec<DynamicImage> = if faces.is_empty() {
-            vec![centre_square(&photo)]
-        } else {
-            faces.iter().map(|f| crop_face(&photo, f)).collect()
-        };
-        Ok(crops
+        if faces.is_empty() {
+            return Ok(vec![
+                self.checked(preprocess(&centre_square(&photo), &self.contract))
+            ]);
+        }
+        Ok(faces
             .iter()
-            .map(|c| self.checked(preprocess(c, &self.contract)))
+            .map(|f| self.checked(face_input(&photo, f, &self.contract)))
             .collect())
     }
 
@@ -194,6 +195,12 @@ impl Path {
         );
         input
     }
+}
+
+/// The classifier's input for a found face, as the app reads it.
+fn face_input(photo: &DynamicImage, face: &Face, contract: &ModelContract) -> Vec<f32> {
+    let gray = face_gray(photo, face, contract.width, contract.height);
+    pixels_to_input(gray.as_raw(), contract)
 }
 
 /// A short name for an outcome.
@@ -723,7 +730,7 @@ fn random_detector_outputs_decode_to_finite_faces_or_none() {
                     // The crop and the classifier input of the first few (as the app
                     // would make for each).
                     for f in found.iter().take(2) {
-                        let input = preprocess(&crop_face(photo, f), &contract);
+                        let input = face_input(photo, f, &contract);
                         assert!(input.iter().all(|v| v.is_finite()), "case {case}: {f:?}");
                     }
                     format!(

@@ -56,7 +56,7 @@ fn crop_pixels(side: f32) -> u32 {
 }
 
 /// Samples per axis that [`face_levels`] averages for each of its pixels (even).
-const TAPS: usize = 12;
+const TAPS: usize = 8;
 
 /// The classifier's view of `face`: the square of [`crop_face`], in gray, `width` x
 /// `height` gray levels (0 to 255, row by row, not rounded), read straight from the
@@ -72,10 +72,7 @@ const TAPS: usize = 12;
 /// rounded to whole gray levels twice, a move of 1e-4 px changed the percentages of
 /// film faces by up to 0.3 point (`measure_steadiness` in `tests/face_detection.rs`).
 pub fn face_levels(photo: &DynamicImage, face: &Face, width: u32, height: u32) -> Vec<f32> {
-    let rgb = match photo.as_rgb8() {
-        Some(rgb) => Cow::Borrowed(rgb),
-        None => Cow::Owned(photo.to_rgb8()),
-    };
+    let pixels = LumaSource::new(photo);
     let (centre, side) = face_square(face);
     let (width, height) = (width.max(1) as usize, height.max(1) as usize);
     // Output pixel u's samples are grid points HALF * u + i (i < TAPS), the grid's
@@ -105,7 +102,7 @@ pub fn face_levels(photo: &DynamicImage, face: &Face, width: u32, height: u32) -
         for (sample, &du) in row.iter_mut().zip(&xs) {
             let x = centre.x + du * cos - dv * sin;
             let y = centre.y + du * sin + dv * cos;
-            *sample = bilinear_luma(&rgb, x, y);
+            *sample = pixels.bilinear(x, y);
         }
         for u in 0..width {
             let taps = &row[HALF * u..HALF * u + TAPS];
@@ -135,25 +132,55 @@ pub fn face_gray(photo: &DynamicImage, face: &Face, width: u32, height: u32) -> 
     GrayImage::from_raw(width.max(1), height.max(1), pixels).expect("one level per pixel")
 }
 
-/// The luma (the weights of `image`'s own gray conversion) at a continuous position
-/// (pixel centres at +0.5), edges repeated.
-fn bilinear_luma(img: &RgbImage, x: f32, y: f32) -> f32 {
-    let (w, h) = (img.width() as usize, img.height() as usize);
-    let (fx, fy) = (x - 0.5, y - 0.5);
-    let (ix, iy) = (fx.floor(), fy.floor());
-    let (ax, ay) = (fx - ix, fy - iy);
-    // Clamped in f32 first: a position far outside the photo stays in range.
-    let clamp = |v: f32, n: usize| v.clamp(0.0, (n - 1) as f32) as usize;
-    let (x0, x1) = (clamp(ix, w), clamp(ix + 1.0, w));
-    let (y0, y1) = (clamp(iy, h), clamp(iy + 1.0, h));
-    let raw = img.as_raw();
-    let luma = |x: usize, y: usize| {
-        let p = &raw[(y * w + x) * 3..(y * w + x) * 3 + 3];
+/// A photo's 8-bit pixels as they are stored (gray, gray + alpha, RGB or RGBA: a
+/// webcam frame is RGBA), read as luma without converting the whole photo first.
+struct LumaSource<'a> {
+    raw: Cow<'a, [u8]>,
+    width: usize,
+    height: usize,
+    channels: usize,
+}
+
+impl<'a> LumaSource<'a> {
+    fn new(photo: &'a DynamicImage) -> Self {
+        let (raw, channels): (Cow<'a, [u8]>, usize) = match photo {
+            DynamicImage::ImageLuma8(img) => (Cow::Borrowed(img.as_raw()), 1),
+            DynamicImage::ImageLumaA8(img) => (Cow::Borrowed(img.as_raw()), 2),
+            DynamicImage::ImageRgb8(img) => (Cow::Borrowed(img.as_raw()), 3),
+            DynamicImage::ImageRgba8(img) => (Cow::Borrowed(img.as_raw()), 4),
+            other => (Cow::Owned(other.to_rgb8().into_raw()), 3),
+        };
+        LumaSource {
+            raw,
+            width: photo.width().max(1) as usize,
+            height: photo.height().max(1) as usize,
+            channels,
+        }
+    }
+
+    /// The luma of one pixel (the weights of `image`'s own gray conversion).
+    fn luma(&self, x: usize, y: usize) -> f32 {
+        let i = (y * self.width + x) * self.channels;
+        if self.channels < 3 {
+            return self.raw[i] as f32;
+        }
+        let p = &self.raw[i..i + 3];
         0.2126 * p[0] as f32 + 0.7152 * p[1] as f32 + 0.0722 * p[2] as f32
-    };
-    let top = luma(x0, y0) * (1.0 - ax) + luma(x1, y0) * ax;
-    let bottom = luma(x0, y1) * (1.0 - ax) + luma(x1, y1) * ax;
-    top * (1.0 - ay) + bottom * ay
+    }
+
+    /// The luma at a continuous position (pixel centres at +0.5), edges repeated.
+    fn bilinear(&self, x: f32, y: f32) -> f32 {
+        let (fx, fy) = (x - 0.5, y - 0.5);
+        let (ix, iy) = (fx.floor(), fy.floor());
+        let (ax, ay) = (fx - ix, fy - iy);
+        // Clamped in f32 first: a position far outside the photo stays in range.
+        let clamp = |v: f32, n: usize| v.clamp(0.0, (n - 1) as f32) as usize;
+        let (x0, x1) = (clamp(ix, self.width), clamp(ix + 1.0, self.width));
+        let (y0, y1) = (clamp(iy, self.height), clamp(iy + 1.0, self.height));
+        let top = self.luma(x0, y0) * (1.0 - ax) + self.luma(x1, y0) * ax;
+        let bottom = self.luma(x0, y1) * (1.0 - ax) + self.luma(x1, y1) * ax;
+        top * (1.0 - ay) + bottom * ay
+    }
 }
 
 /// The photo's largest centred square, for when no face is found (a photo that is

@@ -35,7 +35,7 @@ const GPU_TIMEOUT_MS = 300_000; // SwiftShader compiles and runs WebGPU shaders 
 // file's reference (computed natively by tract). BlazeFace: the boxes. The whole path:
 // the fractions. The classifier's input is read from the photo continuously in the box
 // (mien::face::face_levels), so a box moved by 1e-4 px changes the fractions by at most
-// 4.3e-5 (`measure_steadiness`, 49 film faces; 2.9e-3 when the input was cut on the
+// 4.9e-5 (`measure_steadiness`, 49 film faces; 2.9e-3 when the input was cut on the
 // pixel grid and rounded to whole gray levels).
 const SAME_LOGITS = 1e-4;
 const SAME_BOX_PX = 0.01;

@@ -6,7 +6,7 @@
 //! size), then [`read_faces`]: detector input, the detector (run by the caller's
 //! [`Models`]), decoding, a second look with a margin around the picture when nothing
 //! was found (a picture that is nothing but a face), left-to-right order, the upright
-//! crop (shown) and the classifier's gray input (`face_gray`, read from the photo
+//! crop (shown) and the classifier's gray levels (`face_levels`, read from the photo
 //! itself), the classifier (the caller's again) and the fractions; or
 //! [`read_whole`], the picture's centred square read as one face. The batch CSV's
 //! columns and rows are in [`crate::csv`].
@@ -22,7 +22,7 @@ use crate::face::{
     centre_square, crop_face, crop_side, downscale, face_levels, Face, FaceDetector, Letterbox,
     Point, Rect, Variant, MAX_PHOTO_SIDE,
 };
-use crate::preprocess::{is_small_face, levels_to_input, to_gray_pixels};
+use crate::preprocess::{is_small_face, levels_to_gray, levels_to_input, to_gray_pixels};
 use crate::tensor::TensorF32;
 
 /// The models, run wherever the caller runs them. The app's futures wait for a
@@ -156,7 +156,8 @@ pub struct FaceReading {
     /// The detector's confidence (1 for a whole picture).
     pub score: f32,
     pub emotions: Emotions,
-    /// The upright crop the classifier read, small (with [`Options::thumbnail`]).
+    /// The upright crop of the square the classifier read, small (with
+    /// [`Options::thumbnail`]).
     pub thumbnail: Option<Arc<RgbImage>>,
     /// The gray levels the classifier read, before normalisation, rounded to whole
     /// levels (with [`Options::keep_input`]).
@@ -337,13 +338,9 @@ async fn read_levels<M: Models>(
         )));
     }
     let emotions = Emotions::from_logits(&logits, contract);
-    let input = options.keep_input.then(|| {
-        let pixels = levels
-            .iter()
-            .map(|v| v.round().clamp(0.0, 255.0) as u8)
-            .collect();
-        GrayImage::from_raw(contract.width, contract.height, pixels).expect("the contract's size")
-    });
+    let input = options
+        .keep_input
+        .then(|| levels_to_gray(&levels, contract.width, contract.height));
     let small = is_small_face(crop_size.0, crop_size.1, contract);
     Ok(FaceReading {
         rect,

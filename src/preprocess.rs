@@ -53,22 +53,30 @@ pub fn pixels_to_input(pixels: &[u8], contract: &ModelContract) -> Vec<f32> {
 /// [`pixels_to_input`] for gray levels that are not whole numbers (0 to 255), as
 /// [`crate::face::face_levels`] reads a face from a photo.
 pub fn levels_to_input(levels: &[f32], contract: &ModelContract) -> Vec<f32> {
-    let plane: Vec<f32> = if contract.light_normalized {
+    let levels = if contract.light_normalized {
         normalize_light(levels)
-            .into_iter()
-            .map(|v| (v / 255.0 - contract.mean) / contract.std)
-            .collect()
     } else {
-        levels
-            .iter()
-            .map(|&v| (v / 255.0 - contract.mean) / contract.std)
-            .collect()
+        levels.to_vec()
     };
+    let plane: Vec<f32> = levels
+        .into_iter()
+        .map(|v| (v / 255.0 - contract.mean) / contract.std)
+        .collect();
     let mut out = Vec::with_capacity(plane.len() * contract.channels as usize);
     for _ in 0..contract.channels {
         out.extend_from_slice(&plane);
     }
     out
+}
+
+/// Gray levels (`width * height`, 0 to 255) rounded to a gray picture, to show or to
+/// save as a training face.
+pub fn levels_to_gray(levels: &[f32], width: u32, height: u32) -> GrayImage {
+    let pixels = levels
+        .iter()
+        .map(|v| v.round().clamp(0.0, 255.0) as u8)
+        .collect();
+    GrayImage::from_raw(width, height, pixels).expect("one level per pixel")
 }
 
 /// True when a face crop is smaller than the model's input on either side: it was

@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{face_list, fer_files, read_all, walk_fer, Lcg};
+use common::{face_list, fer_files, pictures, read_all, walk_fer, Lcg};
 use image::{imageops::FilterType, DynamicImage, GrayImage, Rgb, RgbImage};
 use mien::cpu::CpuModel;
 use mien::face::{
@@ -627,8 +627,7 @@ fn measure_steadiness() {
             .map(|(x, y)| (x - y).abs())
             .fold(0.0f32, f32::max)
     };
-    let mut files: Vec<_> = walk_files(Path::new(&dir));
-    files.sort();
+    let files = pictures(Path::new(&dir));
     let det = Detectors::load();
     let (w, h) = (contract.width, contract.height);
     type Read<'a> = &'a dyn Fn(&DynamicImage, &Face) -> Vec<f32>;
@@ -674,18 +673,4 @@ fn measure_steadiness() {
             c.get(c.len() / 2).copied().unwrap_or(0.0)
         );
     }
-}
-
-/// Every file below `dir`.
-fn walk_files(dir: &Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            out.extend(walk_files(&path));
-        } else {
-            out.push(path);
-        }
-    }
-    out
 }

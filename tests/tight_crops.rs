@@ -13,14 +13,14 @@
 
 mod common;
 
-use common::{read_all, walk_fer, Lcg};
+use common::{pictures, read_all, walk_fer, Lcg};
 use image::{DynamicImage, Rgb, RgbImage};
 use mien::analysis::{picture_from_bytes, with_margin, CpuModels, Found, Options};
 use mien::cpu::CpuModel;
 use mien::decode::DecodeLimits;
 use mien::face::{prepare_blazeface, FaceDetector, Variant};
 use std::ops::ControlFlow;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 
@@ -154,23 +154,6 @@ fn best_score(det: &(FaceDetector, CpuModel), picture: &DynamicImage) -> f32 {
     candidates.iter().map(|c| c.score).fold(0.0, f32::max)
 }
 
-fn pictures(dir: &Path, out: &mut Vec<PathBuf>) {
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
-    entries.sort();
-    for p in entries {
-        if p.is_dir() {
-            pictures(&p, out);
-        } else if p.extension().is_some_and(|e| {
-            ["png", "jpg", "jpeg"].contains(&e.to_string_lossy().to_lowercase().as_str())
-        }) {
-            out.push(p);
-        }
-    }
-}
-
 #[test]
 #[ignore = "a measurement over whole folders: see the module's documentation"]
 fn measure_tight_crops() {
@@ -180,8 +163,7 @@ fn measure_tight_crops() {
     let mut sets: Vec<(String, Vec<DynamicImage>)> = Vec::new();
     let dirs = std::env::var("MIEN_PROBE_DIRS").unwrap_or_else(|_| format!("{ROOT}/data/sfew/val"));
     for dir in dirs.split(':').filter(|d| !d.is_empty()) {
-        let mut paths = Vec::new();
-        pictures(Path::new(dir), &mut paths);
+        let paths = pictures(Path::new(dir));
         let pics = paths
             .iter()
             .filter_map(|p| {

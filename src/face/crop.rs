@@ -1,9 +1,11 @@
-//! Cutting a found face out of the photo, upright and framed like the classifier's
-//! training faces, ready for [`crate::preprocess::preprocess`].
+//! A found face, upright and framed like the classifier's training faces: read as the
+//! classifier's gray levels ([`face_levels`]), or cut out in colour to show
+//! ([`crop_face`]).
 
 use std::borrow::Cow;
 
 use super::{Face, Point};
+use crate::preprocess::levels_to_gray;
 use image::{imageops::FilterType, DynamicImage, GrayImage, Rgb, RgbImage};
 
 /// Side of the crop as a multiple of the detector box's larger side, so crops are
@@ -30,7 +32,7 @@ pub fn crop_face(photo: &DynamicImage, face: &Face) -> DynamicImage {
 }
 
 /// The centre and side, in photo pixels, of the square [`crop_face`] and
-/// [`face_gray`] read (turned by the face's roll).
+/// [`face_levels`] read (turned by the face's roll).
 fn face_square(face: &Face) -> (Point, f32) {
     let side = face.rect.width.max(face.rect.height) * CROP_SCALE;
     let (sin, cos) = face.roll.sin_cos();
@@ -125,11 +127,7 @@ pub fn face_levels(photo: &DynamicImage, face: &Face, width: u32, height: u32) -
 /// [`face_levels`] rounded to a gray picture (to show, or to save as a training face).
 pub fn face_gray(photo: &DynamicImage, face: &Face, width: u32, height: u32) -> GrayImage {
     let levels = face_levels(photo, face, width, height);
-    let pixels = levels
-        .iter()
-        .map(|v| v.round().clamp(0.0, 255.0) as u8)
-        .collect();
-    GrayImage::from_raw(width.max(1), height.max(1), pixels).expect("one level per pixel")
+    levels_to_gray(&levels, width.max(1), height.max(1))
 }
 
 /// A photo's 8-bit pixels as they are stored (gray, gray + alpha, RGB or RGBA: a

@@ -9,20 +9,20 @@
 //!    [`FaceDetector::input`] letterboxes the photo into the model's square input;
 //! 3. the caller runs the model on that tensor;
 //! 4. [`FaceDetector::decode`] turns the raw outputs into [`Face`]s in photo pixels;
-//! 5. [`face_gray`] reads each face, upright, as the classifier's gray input (ready for
-//!    [`crate::preprocess::pixels_to_input`]), and [`crop_face`] cuts the same square
+//! 5. [`face_levels`] reads each face, upright, as the classifier's gray levels (ready
+//!    for [`crate::preprocess::levels_to_input`]), and [`crop_face`] cuts the same square
 //!    out in colour to show ([`centre_square`] stands in for a face when none is found).
 //!
 //! ```no_run
 //! # fn main() -> Result<(), String> {
-//! use mien::face::{face_gray, prepare_blazeface, FaceDetector, Variant};
+//! use mien::face::{face_levels, prepare_blazeface, FaceDetector, Variant};
 //! let npm_file: Vec<u8> = std::fs::read(Variant::Back.npm_path()).map_err(|e| e.to_string())?;
 //! let model = mien::cpu::CpuModel::load(&prepare_blazeface(&npm_file)?)?;
 //! let photo = image::open("group.jpg").map_err(|e| e.to_string())?;
 //! let detector = FaceDetector::new(Variant::Back);
 //! let (input, letterbox) = detector.input(&photo);
 //! let faces = detector.decode(&model.run(&[input])?, &letterbox)?;
-//! let inputs: Vec<_> = faces.iter().map(|f| face_gray(&photo, f, 48, 48)).collect();
+//! let inputs: Vec<_> = faces.iter().map(|f| face_levels(&photo, f, 48, 48)).collect();
 //! # Ok(()) }
 //! ```
 //!

@@ -9,7 +9,28 @@
 use flate2::read::GzDecoder;
 use std::io::Read;
 use std::ops::ControlFlow;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+
+/// The PNG and JPEG files below `dir`, sorted, folder by folder (an unpacked FER2013
+/// or SFEW split, for the measurements over whole folders).
+pub fn pictures(dir: &Path) -> Vec<PathBuf> {
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|e| e.unwrap().path())
+        .collect();
+    entries.sort();
+    let mut out = Vec::new();
+    for p in entries {
+        if p.is_dir() {
+            out.extend(pictures(&p));
+        } else if p.extension().is_some_and(|e| {
+            ["png", "jpg", "jpeg"].contains(&e.to_string_lossy().to_lowercase().as_str())
+        }) {
+            out.push(p);
+        }
+    }
+    out
+}
 
 /// The FER2013 tarball: `$FER_TARBALL`, else `../shared/data/fer2013.tar.gz`.
 pub fn fer_tarball() -> PathBuf {

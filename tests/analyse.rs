@@ -8,9 +8,10 @@ mod common;
 
 use common::{read_all, walk_fer};
 use image::{imageops::FilterType, GrayImage, Rgb, RgbImage};
+use std::io::Write;
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
 
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 
@@ -77,13 +78,16 @@ struct Run {
     stderr: String,
 }
 
-fn analyse(args: &[&str]) -> Run {
+/// `mien-analyse` with the shipped models and two threads, for the caller to finish
+/// setting up (standard input, variables, folder).
+fn command(args: &[&str]) -> Command {
     let model = format!("{ROOT}/public/models/mien.onnx");
     let blazeface = format!(
         "{ROOT}/node_modules/{}/ONNX",
         mien::face::model::NPM_PACKAGE
     );
-    let out: Output = Command::new(env!("CARGO_BIN_EXE_mien-analyse"))
+    let mut command = Command::new(env!("CARGO_BIN_EXE_mien-analyse"));
+    command
         .args([
             "--model",
             &model,
@@ -92,14 +96,24 @@ fn analyse(args: &[&str]) -> Run {
             "--threads",
             "2",
         ])
-        .args(args)
-        .output()
-        .expect("run mien-analyse");
+        .args(args);
+    command
+}
+
+fn finished(out: Output) -> Run {
     Run {
         code: out.status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
         stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
     }
+}
+
+fn run_command(command: &mut Command) -> Run {
+    finished(command.output().expect("run mien-analyse"))
+}
+
+fn analyse(args: &[&str]) -> Run {
+    run_command(&mut command(args))
 }
 
 /// The CSV's rows as fields, header first (quoted fields unquoted).
@@ -142,6 +156,23 @@ fn scratch(name: &str) -> PathBuf {
 
 fn path(p: &Path) -> &str {
     p.to_str().expect("a UTF-8 path")
+}
+
+/// A 400 x 300 photo: a face in the middle, or none.
+fn photo(face: Option<&GrayImage>) -> RgbImage {
+    match face {
+        Some(face) => scene(400, 300, &[(face, 200.0, 150.0, 170)]),
+        None => scene(400, 300, &[]),
+    }
+}
+
+/// The file of every row after the header, in order.
+fn files_of(rows: &[Vec<String>]) -> Vec<String> {
+    rows[1..].iter().map(|r| r[0].clone()).collect()
+}
+
+fn read_rows(csv: &Path) -> Vec<Vec<String>> {
+    rows(&std::fs::read_to_string(csv).unwrap_or_else(|e| panic!("{}: {e}", csv.display())))
 }
 
 #[test]
@@ -356,6 +387,43 @@ fn scoring_a_labelled_folder() {
             .contains("\"bored\" matches none of the model's labels"),
         "{}",
         run.stderr
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_list_on_standard_input_is_read_once() {
+    let faces = fer_faces(&ANGRY[..1]);
+    let dir = scratch("stdin");
+    let names: Vec<String> = ["a.png", "b.png", "c.png"]
+        .iter()
+        .enumerate()
+        .map(|(i, name)| {
+            let file = dir.join(name);
+            photo((i == 1).then(|| &faces[0])).save(&file).unwrap();
+            path(&file).to_string()
+        })
+        .collect();
+    let csv = dir.join("out.csv");
+    let mut child = command(&["--list", "/dev/stdin", "--out", path(&csv), "--quiet"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start mien-analyse");
+    let list = names.join("\n") + "\n";
+    child
+        .stdin
+        .take()
+        .expect("its standard input")
+        .write_all(list.as_bytes())
+        .expect("write the list");
+    let run = finished(child.wait_with_output().expect("wait for mien-analyse"));
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(
+        files_of(&read_rows(&csv)),
+        names,
+        "every photo listed on standard input, in the list's order"
     );
     let _ = std::fs::remove_dir_all(&dir);
 }

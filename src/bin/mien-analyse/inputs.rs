@@ -1,7 +1,7 @@
 //! Which files to analyse, in a fixed order: files as given, folders walked
 //! recursively (names sorted, hidden entries skipped, only picture extensions), list
-//! files one path a line. Streamed: a walk holds one listing per folder level, never
-//! the whole set. [`Shard`] takes one contiguous part of that order.
+//! files one path a line. Read once, whole, before the run: a list may be standard
+//! input, and files that appear or vanish meanwhile must not move the shards.
 
 use std::fs;
 use std::io::{BufRead, BufReader, Lines};
@@ -33,33 +33,38 @@ pub enum Source {
 
 /// The files of `sources` in order; `Err` for a folder or list that cannot be read
 /// (the walk goes on past it).
-pub fn walk(sources: Vec<Source>, labelled: bool) -> impl Iterator<Item = Result<Item, String>> {
-    sources.into_iter().flat_map(
-        move |source| -> Box<dyn Iterator<Item = Result<Item, String>>> {
-            match source {
-                Source::Path(path) if path.is_dir() => Box::new(FolderWalk::new(path, labelled)),
-                Source::Path(path) => {
-                    let relative = PathBuf::from(path.file_name().unwrap_or(path.as_os_str()));
-                    Box::new(std::iter::once(Ok(Item {
-                        name: display(&path),
-                        path,
-                        label: None,
-                        relative,
-                    })))
+pub fn files(sources: Vec<Source>, labelled: bool) -> Vec<Result<Item, String>> {
+    sources
+        .into_iter()
+        .flat_map(
+            move |source| -> Box<dyn Iterator<Item = Result<Item, String>>> {
+                match source {
+                    Source::Path(path) if path.is_dir() => {
+                        Box::new(FolderWalk::new(path, labelled))
+                    }
+                    Source::Path(path) => {
+                        let relative = PathBuf::from(path.file_name().unwrap_or(path.as_os_str()));
+                        Box::new(std::iter::once(Ok(Item {
+                            name: display(&path),
+                            path,
+                            label: None,
+                            relative,
+                        })))
+                    }
+                    Source::List(list) => match fs::File::open(&list) {
+                        Ok(file) => Box::new(ListWalk {
+                            list,
+                            lines: BufReader::new(file).lines(),
+                        }),
+                        Err(e) => Box::new(std::iter::once(Err(format!(
+                            "cannot read the list {}: {e}",
+                            list.display()
+                        )))),
+                    },
                 }
-                Source::List(list) => match fs::File::open(&list) {
-                    Ok(file) => Box::new(ListWalk {
-                        list,
-                        lines: BufReader::new(file).lines(),
-                    }),
-                    Err(e) => Box::new(std::iter::once(Err(format!(
-                        "cannot read the list {}: {e}",
-                        list.display()
-                    )))),
-                },
-            }
-        },
-    )
+            },
+        )
+        .collect()
 }
 
 fn display(path: &Path) -> String {
@@ -190,60 +195,5 @@ impl Iterator for ListWalk {
                 relative,
             }));
         }
-    }
-}
-
-/// Part `index` (from 1) of `count` equal contiguous parts of the files.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Shard {
-    pub index: usize,
-    pub count: usize,
-}
-
-impl Shard {
-    /// "K/N", 1 <= K <= N.
-    pub fn parse(text: &str) -> Result<Shard, String> {
-        let bad = || format!("--shard takes K/N with 1 <= K <= N, e.g. 2/8; got {text:?}");
-        let (k, n) = text.split_once('/').ok_or_else(bad)?;
-        let (index, count) = (
-            k.trim().parse().map_err(|_| bad())?,
-            n.trim().parse().map_err(|_| bad())?,
-        );
-        if index == 0 || index > count {
-            return Err(bad());
-        }
-        Ok(Shard { index, count })
-    }
-
-    /// The positions `[start, end)` this shard takes among `total` files.
-    pub fn range(&self, total: usize) -> (usize, usize) {
-        let at = |k: usize| total * k / self.count;
-        (at(self.index - 1), at(self.index))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn shards_split_exactly() {
-        for total in [0, 1, 7, 405, 1000] {
-            for count in 1..=9 {
-                let mut next = 0;
-                for index in 1..=count {
-                    let (start, end) = Shard { index, count }.range(total);
-                    assert_eq!(start, next);
-                    next = end;
-                }
-                assert_eq!(next, total);
-            }
-        }
-        assert!(
-            Shard::parse("0/3").is_err()
-                && Shard::parse("4/3").is_err()
-                && Shard::parse("x").is_err()
-        );
-        assert_eq!(Shard::parse("2/3"), Ok(Shard { index: 2, count: 3 }));
     }
 }

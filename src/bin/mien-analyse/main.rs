@@ -8,6 +8,7 @@
 
 mod inputs;
 mod score;
+mod shard;
 
 use std::fs;
 use std::io::{self, BufRead, BufReader, Seek, SeekFrom, Write};
@@ -24,8 +25,9 @@ use mien::csv::{self, Row};
 use mien::decode::{DecodeError, DecodeLimits};
 use mien::face::Variant;
 
-use inputs::{Item, Shard, Source};
+use inputs::{Item, Source};
 use score::{LabelMap, Score};
+use shard::Shard;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -140,9 +142,9 @@ fn run(args: Args) -> Result<bool, String> {
         check_label_folders(dir, &label_map)?;
     }
 
-    // The files: counted first (for the shard and the progress bar), then streamed.
-    let total = inputs::walk(sources.clone(), labelled).count();
-    let (start, end) = args.shard.map_or((0, total), |s| s.range(total));
+    // The files, read once (a list may be standard input): the shard is a part of this list.
+    let files = inputs::files(sources, labelled);
+    let files = args.shard.map_or(&files[..], |shard| shard.part(&files));
     let done = match (&args.out, args.resume) {
         (Some(out), true) => resume_point(out)?,
         _ => Default::default(),
@@ -157,7 +159,7 @@ fn run(args: Args) -> Result<bool, String> {
         ProgressBar::hidden()
     } else {
         let bar =
-            ProgressBar::with_draw_target(Some((end - start) as u64), ProgressDrawTarget::stderr());
+            ProgressBar::with_draw_target(Some(files.len() as u64), ProgressDrawTarget::stderr());
         bar.set_style(
             ProgressStyle::with_template(
                 "{bar:40} {pos}/{len} photos  {per_sec}  ETA {eta}  {msg}",
@@ -171,19 +173,7 @@ fn run(args: Args) -> Result<bool, String> {
     let mut failed_files = 0usize;
     let (mut photos, mut faces) = (0usize, 0usize);
     let started = Instant::now();
-    let mut walk = inputs::walk(sources, labelled)
-        .enumerate()
-        .skip(start)
-        .take(end - start);
-    loop {
-        let chunk: Vec<Result<Item, String>> = walk
-            .by_ref()
-            .take(threads * CHUNK_PER_THREAD)
-            .map(|(_, i)| i)
-            .collect();
-        if chunk.is_empty() {
-            break;
-        }
+    for chunk in files.chunks(threads * CHUNK_PER_THREAD) {
         let todo: Vec<(usize, &Item)> = chunk
             .iter()
             .enumerate()

@@ -12,6 +12,7 @@ use std::io::Write;
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 
@@ -424,6 +425,50 @@ fn a_list_on_standard_input_is_read_once() {
         files_of(&read_rows(&csv)),
         names,
         "every photo listed on standard input, in the list's order"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[cfg(unix)]
+#[test]
+fn a_folder_that_links_to_itself_is_walked_once() {
+    let dir = scratch("loop");
+    let photos = dir.join("photos");
+    std::fs::create_dir_all(&photos).unwrap();
+    for name in ["a.png", "b.png"] {
+        photo(None).save(photos.join(name)).unwrap();
+    }
+    // One link back is followed until the kernel's 40 links per path; two, 2^40 times.
+    for link in ["again", "self"] {
+        std::os::unix::fs::symlink(".", photos.join(link)).unwrap();
+    }
+    let (csv, stderr) = (dir.join("out.csv"), dir.join("stderr.txt"));
+    let mut child = command(&[path(&photos), "--out", path(&csv), "--quiet"])
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&stderr).unwrap())
+        .spawn()
+        .expect("start mien-analyse");
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait for mien-analyse") {
+            break status;
+        }
+        if started.elapsed() > Duration::from_secs(60) {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("mien-analyse still walking after 60 s: it went round the link to itself");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let stderr = std::fs::read_to_string(&stderr).unwrap();
+    assert!(status.success(), "{status}: {stderr}");
+    assert_eq!(
+        files_of(&read_rows(&csv)),
+        [
+            format!("{}/a.png", path(&photos)),
+            format!("{}/b.png", path(&photos))
+        ],
+        "each photo once"
     );
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -1,8 +1,10 @@
 //! Which files to analyse, in a fixed order: files as given, folders walked
-//! recursively (names sorted, hidden entries skipped, only picture extensions), list
-//! files one path a line. Read once, whole, before the run: a list may be standard
-//! input, and files that appear or vanish meanwhile must not move the shards.
+//! recursively (names sorted, hidden entries skipped, only picture extensions, each
+//! folder once however many links lead to it), list files one path a line. Read once,
+//! whole, before the run: a list may be standard input, and files that appear or
+//! vanish meanwhile must not move the shards.
 
+use std::collections::HashSet;
 use std::fs;
 use std::io::{BufRead, BufReader, Lines};
 use std::path::{Path, PathBuf};
@@ -77,12 +79,16 @@ struct FolderWalk {
     labelled: bool,
     /// Per level, the entries still to visit (reversed, so `pop` gives the next).
     stack: Vec<Vec<PathBuf>>,
+    /// The folders walked, as `fs::canonicalize` names them: a link back to one of them
+    /// (`ln -s . self`) would otherwise be followed round and round.
+    visited: HashSet<PathBuf>,
 }
 
 impl FolderWalk {
     fn new(root: PathBuf, labelled: bool) -> Self {
         FolderWalk {
             stack: Vec::new(),
+            visited: HashSet::new(),
             root,
             labelled,
         }
@@ -130,6 +136,9 @@ impl Iterator for FolderWalk {
                 continue;
             };
             if path.is_dir() {
+                if fs::canonicalize(&path).is_ok_and(|real| !self.visited.insert(real)) {
+                    continue;
+                }
                 match fs::read_dir(&path) {
                     Ok(entries) => {
                         let mut children: Vec<PathBuf> = entries

@@ -93,11 +93,17 @@ pub fn csv(rows: &[Row], labels: &[String]) -> String {
 /// (OWASP's list: a tab or carriage return first hides the formula after it).
 const FORMULA_STARTS: [char; 6] = ['=', '+', '-', '@', '\t', '\r'];
 
-/// A CSV field, quoted when it needs to be; a leading formula character is
-/// neutralised so that a file name cannot become a spreadsheet formula.
+/// The guard put before a leading formula character: a spreadsheet shows the cell as
+/// text, without it. A leading guard character is guarded too, so that [`records`]
+/// can remove exactly one.
+const GUARD: char = '\'';
+
+/// A CSV field, quoted when it needs to be (a comma, a quote or a line break: RFC
+/// 4180); a leading formula character is neutralised so that a file name cannot
+/// become a spreadsheet formula. [`records`] reads it back.
 pub fn field(text: &str) -> String {
-    let text = if text.starts_with(FORMULA_STARTS) {
-        format!("'{text}")
+    let text = if text.starts_with(FORMULA_STARTS) || text.starts_with(GUARD) {
+        format!("{GUARD}{text}")
     } else {
         text.to_string()
     };
@@ -108,36 +114,71 @@ pub fn field(text: &str) -> String {
     }
 }
 
-/// The first field of a CSV line as written by [`field`] (unquoted, formula guard
-/// removed): the file a row of an earlier run is about.
-pub fn first_field(line: &str) -> String {
-    let text = if let Some(rest) = line.strip_prefix('"') {
-        let mut out = String::new();
-        let mut chars = rest.chars().peekable();
-        while let Some(c) = chars.next() {
-            match c {
-                '"' if chars.peek() == Some(&'"') => {
-                    out.push('"');
-                    chars.next();
-                }
-                '"' => break,
-                c => out.push(c),
-            }
-        }
-        out
-    } else {
-        line.split(',').next().unwrap_or("").to_string()
+/// One record of CSV text.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Record<'a> {
+    /// Its fields as they were before [`field`] (quotes and guard removed).
+    pub fields: Vec<String>,
+    /// Its text, line end included.
+    pub text: &'a str,
+}
+
+/// The records of CSV text written with [`field`]: quoted fields may hold commas,
+/// quotes and line breaks. A record counts once its line end (outside quotes) is
+/// read; the second value is the length of the text they take, where a last record
+/// cut short (a run stopped while writing) starts.
+pub fn records(text: &str) -> (Vec<Record<'_>>, usize) {
+    let mut records = Vec::new();
+    let (mut fields, mut current) = (Vec::new(), String::new());
+    let (mut start, mut quoted, mut was_quoted) = (0, false, false);
+    let mut chars = text.char_indices().peekable();
+    let unguarded = |field: String| match field.strip_prefix(GUARD) {
+        Some(rest) => rest.to_string(),
+        None => field,
     };
-    match text.strip_prefix('\'') {
-        Some(rest) if rest.starts_with(FORMULA_STARTS) => rest.to_string(),
-        _ => text,
+    while let Some((at, c)) = chars.next() {
+        match c {
+            '"' if quoted => {
+                if chars.next_if(|&(_, c)| c == '"').is_some() {
+                    current.push('"');
+                } else {
+                    quoted = false;
+                }
+            }
+            '"' if current.is_empty() && !was_quoted => (quoted, was_quoted) = (true, true),
+            ',' if !quoted => {
+                fields.push(unguarded(std::mem::take(&mut current)));
+                was_quoted = false;
+            }
+            '\r' if !quoted && chars.peek().is_some_and(|&(_, c)| c == '\n') => {}
+            '\n' if !quoted => {
+                fields.push(unguarded(std::mem::take(&mut current)));
+                was_quoted = false;
+                records.push(Record {
+                    fields: std::mem::take(&mut fields),
+                    text: &text[start..at + 1],
+                });
+                start = at + 1;
+            }
+            c => current.push(c),
+        }
     }
+    (records, start)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::contract::ModelContract;
+
+    /// The first field of each record of `text`.
+    fn firsts(text: &str) -> Vec<String> {
+        records(text)
+            .0
+            .into_iter()
+            .map(|r| r.fields[0].clone())
+            .collect()
+    }
 
     #[test]
     fn every_formula_start_is_neutralised_and_read_back() {
@@ -150,12 +191,65 @@ mod tests {
                 "{start:?}: {written:?} is not neutralised"
             );
             assert_eq!(
-                first_field(&format!("{written},1")),
-                name,
+                firsts(&format!("{written},1{LINE_END}")),
+                [name],
                 "{start:?}: not read back"
             );
         }
         assert_eq!(field("plain.png"), "plain.png");
+    }
+
+    #[test]
+    fn odd_names_are_read_back_as_written() {
+        let names = [
+            "plain.png",
+            "",
+            "a,b.png",
+            "say \"hi\".png",
+            "\"",
+            "\"\"",
+            "new\nline.png",
+            "cr\r\nlf.png",
+            "end\r",
+            "'quoted.png",
+            "''twice.png",
+            "'=both.png",
+            "=sum.png",
+            "-1.png",
+            "\ttab.png",
+            "\rreturn.png",
+            "trailing,",
+            " spaced .png",
+            "ünïcödé 表情.png",
+        ];
+        let mut text = String::new();
+        for name in names {
+            text += &[field(name), field("x"), field(name)].join(",");
+            text += LINE_END;
+        }
+        let (read, complete) = records(&text);
+        assert_eq!(complete, text.len());
+        assert_eq!(read.len(), names.len());
+        for (record, name) in read.iter().zip(names) {
+            assert_eq!(record.fields, [name, "x", name], "{:?}", record.text);
+        }
+        assert_eq!(read.iter().map(|r| r.text).collect::<String>(), text);
+    }
+
+    #[test]
+    fn a_record_cut_short_is_left_out() {
+        for (text, complete) in [
+            ("a,b\r\nc,d", 5),
+            ("a,b\r\n\"c\r\nd\",e", 5),
+            ("a,b\r\n\"c\r\nd\",e\r", 5),
+            ("a,b\r\n\"c\r\nd\",e\r\n", 15),
+            ("a,b\n", 4),
+            ("", 0),
+        ] {
+            let (read, at) = records(text);
+            assert_eq!(at, complete, "{text:?}");
+            assert_eq!(read.iter().map(|r| r.text).collect::<String>(), text[..at]);
+        }
     }
 
     #[test]
@@ -183,9 +277,6 @@ mod tests {
             lines[2],
             format!("'=x.png,,(no face found),{}", ",".repeat(labels.len()))
         );
-        assert_eq!(first_field(lines[1]), "a,b.jpg");
-        assert_eq!(first_field(lines[2]), "=x.png");
-        assert_eq!(first_field("\"say \"\"hi\"\".png\",1"), "say \"hi\".png");
-        assert_eq!(first_field("'plain,1"), "'plain");
+        assert_eq!(firsts(&text), ["file", "a,b.jpg", "=x.png"]);
     }
 }

@@ -287,7 +287,8 @@ fn photos_folders_bad_files_shards_and_resume() {
     }
     assert_eq!(without_times(&joined), without_times(&full));
 
-    // Resume after a run stopped in the middle of two.png's rows: that file is read again.
+    // Resume after a run stopped in the middle of two.png's rows: that file is read again,
+    // and so is cut.png, which failed: its row goes after those kept.
     let text = std::fs::read_to_string(&full_csv).unwrap();
     let cut = text.find(&p("two.png")).unwrap()
         + text[text.find(&p("two.png")).unwrap()..]
@@ -310,7 +311,11 @@ fn photos_folders_bad_files_shards_and_resume() {
         run.stderr
     );
     let resumed = rows(&std::fs::read_to_string(&partial).unwrap());
-    assert_eq!(without_times(&resumed), without_times(&full));
+    let mut expected = without_times(&full);
+    let failed = expected.remove(2);
+    assert_eq!(failed[0], p("cut.png"));
+    expected.insert(3, failed);
+    assert_eq!(without_times(&resumed), expected);
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -469,6 +474,123 @@ fn a_folder_that_links_to_itself_is_walked_once() {
             format!("{}/b.png", path(&photos))
         ],
         "each photo once"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn resume_refuses_a_csv_with_other_columns() {
+    let dir = scratch("resume-columns");
+    let a = dir.join("a.png");
+    photo(None).save(&a).unwrap();
+    let csv = dir.join("out.csv");
+    let other = "file,face,top_expression,unsure,happy_percent,sad_percent,x,y,width,height,status,face_ms\r\n\
+                 old.png,1,happy,no,90.00,10.00,1.0,2.0,3.0,4.0,found,5.0\r\n";
+    std::fs::write(&csv, other).unwrap();
+    let run = analyse(&[path(&a), "--out", path(&csv), "--resume", "--quiet"]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stderr.contains("other columns"), "{}", run.stderr);
+    assert_eq!(
+        std::fs::read_to_string(&csv).unwrap(),
+        other,
+        "the CSV is left as it was"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn resume_tries_failed_files_again() {
+    let dir = scratch("resume-failed");
+    let [a, b, c] = ["a.png", "b.png", "c.png"].map(|n| dir.join(n));
+    for file in [&a, &b, &c] {
+        photo(None).save(file).unwrap();
+    }
+    let png = std::fs::read(&b).unwrap();
+    std::fs::write(&b, &png[..png.len() / 3]).unwrap();
+    let csv = dir.join("out.csv");
+    let args = [path(&b), path(&a), path(&c), "--out", path(&csv), "--quiet"];
+    let run = analyse(&args);
+    assert_eq!(run.code, 1, "b.png is cut short: {}", run.stderr);
+    let status = |row: &Vec<String>| row[row.len() - 2].clone();
+    let first = read_rows(&csv);
+    assert!(status(&first[1]).starts_with("error:"), "{:?}", first[1]);
+
+    // b.png mended, the run resumed: b.png is read again, a.png kept.
+    std::fs::write(&b, &png).unwrap();
+    let run = analyse(&[&args[..], &["--resume"]].concat());
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let resumed = read_rows(&csv);
+    let mut files = files_of(&resumed);
+    files.sort();
+    assert_eq!(
+        files,
+        [&a, &b, &c].map(|f| path(f).to_string()),
+        "each file once"
+    );
+    for row in &resumed[1..] {
+        assert_eq!(status(row), "no-face", "{row:?}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn resume_knows_names_written_with_a_guard_or_quotes() {
+    let dir = scratch("resume-names");
+    let names = [
+        "'quoted.png",
+        "''twice.png",
+        "'=both.png",
+        "=sum.png",
+        "+plus.png",
+        "@at.png",
+        "say \"hi\".png",
+        "a,b.png",
+        "last.png",
+    ];
+    for name in names {
+        photo(None).save(dir.join(name)).unwrap();
+    }
+    let args = [&names[..], &["--out", "out.csv", "--quiet"]].concat();
+    let first = run_command(command(&args).current_dir(&dir));
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    let before = read_rows(&dir.join("out.csv"));
+    assert_eq!(before.len(), 1 + names.len());
+    let again = run_command(command(&[&args[..], &["--resume"]].concat()).current_dir(&dir));
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    assert_eq!(
+        without_times(&read_rows(&dir.join("out.csv"))),
+        without_times(&before),
+        "every file once: only the last one was read again"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn resume_reads_names_with_newlines() {
+    let dir = scratch("resume-newline");
+    let photos = dir.join("photos");
+    std::fs::create_dir_all(&photos).unwrap();
+    for name in ["new\nline.png", "z.png"] {
+        photo(None).save(photos.join(name)).unwrap();
+    }
+    let csv = dir.join("out.csv");
+    let args = [path(&photos), "--out", path(&csv), "--quiet"];
+    let run = analyse(&args);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let before = read_rows(&csv);
+    assert_eq!(
+        files_of(&before),
+        [
+            format!("{}/new\nline.png", path(&photos)),
+            format!("{}/z.png", path(&photos))
+        ]
+    );
+    let run = analyse(&[&args[..], &["--resume"]].concat());
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(
+        without_times(&read_rows(&csv)),
+        without_times(&before),
+        "the file with a newline in its name kept, not read again"
     );
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -7,11 +7,12 @@
 //! against the labels. See `--help` and the README's "Analyse a folder".
 
 mod inputs;
+mod resume;
 mod score;
 mod shard;
 
 use std::fs;
-use std::io::{self, BufRead, BufReader, Seek, SeekFrom, Write};
+use std::io::{self, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -58,7 +59,9 @@ struct Args {
     /// The CSV file ("-": standard output). Default: standard output, or none with --score.
     #[arg(long, short)]
     out: Option<PathBuf>,
-    /// Keep the rows already in --out and analyse only the files not in it.
+    /// Keep the rows already in --out and analyse only the files not in it, and again those
+    /// that failed (their rows are taken out first). A CSV with other columns (another model) is
+    /// refused.
     #[arg(long, requires = "out")]
     resume: bool,
     /// Take part K of N equal contiguous parts of the files (in their sorted order), so that N
@@ -146,7 +149,7 @@ fn run(args: Args) -> Result<bool, String> {
     let files = inputs::files(sources, labelled);
     let files = args.shard.map_or(&files[..], |shard| shard.part(&files));
     let done = match (&args.out, args.resume) {
-        (Some(out), true) => resume_point(out)?,
+        (Some(out), true) => resume::done_files(out, &header(&labels))?,
         _ => Default::default(),
     };
 
@@ -444,9 +447,14 @@ fn line(
     out + csv::LINE_END
 }
 
+/// The CSV's header, without the line end.
+fn header(labels: &[String]) -> String {
+    csv::header(labels) + EXTRA_HEADER
+}
+
 /// Where the CSV goes (None: nowhere), its header written unless resuming a file that has one.
 fn open_output(args: &Args, labels: &[String]) -> Result<Option<Box<dyn Write>>, String> {
-    let header = csv::header(labels) + EXTRA_HEADER + csv::LINE_END;
+    let header = header(labels) + csv::LINE_END;
     let path = match &args.out {
         None if args.score.is_some() => return Ok(None),
         None => None,
@@ -473,55 +481,6 @@ fn open_output(args: &Args, labels: &[String]) -> Result<Option<Box<dyn Write>>,
         file.write_all(header.as_bytes()).map_err(fail)?;
     }
     Ok(Some(Box::new(io::BufWriter::new(file))))
-}
-
-/// The files already in an earlier run's CSV. The last file's rows are removed first
-/// (with a line cut short, when the run was stopped while writing), since they may be
-/// incomplete: that file is analysed again.
-fn resume_point(out: &Path) -> Result<std::collections::HashSet<String>, String> {
-    let fail = |e: io::Error| format!("cannot resume from {}: {e}", out.display());
-    let Ok(file) = fs::File::open(out) else {
-        return Ok(Default::default());
-    };
-    // (offset, line) of every line.
-    let mut lines: Vec<(u64, String)> = Vec::new();
-    let mut offset = 0u64;
-    let mut reader = BufReader::new(file);
-    loop {
-        let mut line = String::new();
-        let n = reader.read_line(&mut line).map_err(fail)?;
-        if n == 0 {
-            break;
-        }
-        lines.push((offset, line));
-        offset += n as u64;
-    }
-    let mut keep = offset;
-    if lines.last().is_some_and(|(_, l)| !l.ends_with('\n')) {
-        keep = lines.pop().map_or(keep, |(o, _)| o);
-    }
-    if lines.len() > 1 {
-        let last = csv::first_field(&lines[lines.len() - 1].1);
-        while lines.len() > 1
-            && lines
-                .last()
-                .is_some_and(|(_, l)| csv::first_field(l) == last)
-        {
-            keep = lines.pop().map_or(keep, |(o, _)| o);
-        }
-    }
-    if keep < offset {
-        fs::OpenOptions::new()
-            .write(true)
-            .open(out)
-            .and_then(|f| f.set_len(keep))
-            .map_err(fail)?;
-    }
-    Ok(lines
-        .iter()
-        .skip(1)
-        .map(|(_, l)| csv::first_field(l.trim_end()))
-        .collect())
 }
 
 /// Each face's model input as a gray PNG.

@@ -368,7 +368,10 @@ fn analyse_all(
             scope.spawn(|| loop {
                 let k = next.fetch_add(1, Ordering::Relaxed);
                 let Some(&(i, item)) = todo.get(k) else { break };
-                let outcome = analyse(models, &item.path, options);
+                let outcome =
+                    guarded(|| analyse(models, &item.path, options)).unwrap_or_else(|why| {
+                        Outcome::Failed(format!("The analysis crashed on this file: {why}"))
+                    });
                 results
                     .lock()
                     .unwrap_or_else(|e| e.into_inner())
@@ -379,6 +382,18 @@ fn analyse_all(
     let mut results = results.into_inner().unwrap_or_else(|e| e.into_inner());
     results.sort_by_key(|(i, _)| *i);
     results
+}
+
+/// `f`'s value, or its panic's message: a file that crashes the analysis (a bug, here or
+/// in a decoder) becomes that file's error instead of taking the rest of the run down.
+fn guarded<T>(f: impl FnOnce() -> T) -> Result<T, String> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).map_err(|panic| {
+        match (panic.downcast_ref::<&str>(), panic.downcast_ref::<String>()) {
+            (Some(message), _) => message.to_string(),
+            (_, Some(message)) => message.clone(),
+            _ => "(no message)".into(),
+        }
+    })
 }
 
 /// One file, from its bytes to its readings.
@@ -513,4 +528,22 @@ fn save_inputs(dir: &Path, item: &Item, found: &Faces, labelled: bool) -> Result
             .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_panic_becomes_its_message() {
+        assert_eq!(guarded(|| 7), Ok(7));
+        assert_eq!(
+            guarded(|| -> u8 { panic!("index out of bounds: {} >= {}", 9, 3) }),
+            Err("index out of bounds: 9 >= 3".to_string())
+        );
+        assert_eq!(
+            guarded(|| -> u8 { panic!("a plain message") }),
+            Err("a plain message".to_string())
+        );
+    }
 }

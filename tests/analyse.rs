@@ -1,6 +1,6 @@
 //! `mien-analyse` run as a person would: on photos composed here from FER2013 faces
-//! at known places, a faceless picture and bad files; its shards, its resume and its
-//! scoring mode.
+//! at known places, a faceless picture and bad files; its shards (given, or from a
+//! Slurm or Kubernetes job's variables) and their merge, its resume and its scoring mode.
 //!
 //! Needs `npm ci` (BlazeFace), the shipped model and `../shared/data/fer2013.tar.gz`.
 
@@ -79,6 +79,16 @@ struct Run {
     stderr: String,
 }
 
+/// The variables through which a cluster's scheduler gives a shard: unset for every run
+/// here, so that the tests' runs are whole runs even inside a Slurm or Kubernetes job.
+const SHARD_VARIABLES: [&str; 5] = [
+    "SLURM_ARRAY_TASK_ID",
+    "SLURM_ARRAY_TASK_COUNT",
+    "SLURM_ARRAY_TASK_MIN",
+    "JOB_COMPLETION_INDEX",
+    "MIEN_SHARD_COUNT",
+];
+
 /// `mien-analyse` with the shipped models and two threads, for the caller to finish
 /// setting up (standard input, variables, folder).
 fn command(args: &[&str]) -> Command {
@@ -98,6 +108,9 @@ fn command(args: &[&str]) -> Command {
             "2",
         ])
         .args(args);
+    for name in SHARD_VARIABLES {
+        command.env_remove(name);
+    }
     command
 }
 
@@ -115,6 +128,12 @@ fn run_command(command: &mut Command) -> Run {
 
 fn analyse(args: &[&str]) -> Run {
     run_command(&mut command(args))
+}
+
+/// `mien-analyse merge` (no models needed).
+fn merge(args: &[&str]) -> Run {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_mien-analyse"));
+    run_command(command.arg("merge").args(args))
 }
 
 /// The CSV's rows as fields, header first (quoted fields unquoted).
@@ -592,5 +611,79 @@ fn resume_reads_names_with_newlines() {
         without_times(&before),
         "the file with a newline in its name kept, not read again"
     );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn cluster_shards_merge_into_the_whole_run() {
+    let faces = fer_faces(&ANGRY);
+    let dir = scratch("cluster");
+    let set = dir.join("set");
+    for (label, file, face) in [
+        ("anger", "a.png", Some(0)),
+        ("anger", "b.png", None),
+        ("anger", "c.png", Some(1)),
+        ("happy", "d.png", Some(2)),
+        ("happy", "e.png", None),
+        ("sad", "f.png", Some(0)),
+        ("sad", "g.png", Some(1)),
+    ] {
+        std::fs::create_dir_all(set.join(label)).unwrap();
+        photo(face.map(|i| &faces[i]))
+            .save(set.join(label).join(file))
+            .unwrap();
+    }
+    let whole = dir.join("whole.csv");
+    let run = analyse(&[path(&set), "--out", path(&whole), "--quiet"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let whole = read_rows(&whole);
+
+    for scheduler in ["slurm", "kubernetes"] {
+        let mut parts = Vec::new();
+        for k in 0..3 {
+            let part = dir.join(format!("{scheduler}-{k}.csv"));
+            let mut shard = command(&[path(&set), "--out", path(&part)]);
+            match scheduler {
+                "slurm" => shard
+                    .env("SLURM_ARRAY_TASK_ID", (k + 1).to_string())
+                    .env("SLURM_ARRAY_TASK_COUNT", "3"),
+                _ => shard
+                    .env("JOB_COMPLETION_INDEX", k.to_string())
+                    .env("MIEN_SHARD_COUNT", "3"),
+            };
+            let run = run_command(&mut shard);
+            assert_eq!(run.code, 0, "{}", run.stderr);
+            assert!(
+                run.stderr.contains(&format!("shard {}/3", k + 1)),
+                "{scheduler} {k}: {}",
+                run.stderr
+            );
+            assert!(
+                read_rows(&part).len() < whole.len(),
+                "{scheduler} {k}: a part"
+            );
+            parts.push(part);
+        }
+        // In any order: the merge puts the shards in the run's order.
+        parts.swap(0, 2);
+        let merged = dir.join(format!("{scheduler}.csv"));
+        let args: Vec<&str> = ["-o", path(&merged)]
+            .into_iter()
+            .chain(parts.iter().map(|p| path(p)))
+            .collect();
+        let run = merge(&args);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        assert_eq!(
+            without_times(&read_rows(&merged)),
+            without_times(&whole),
+            "{scheduler}: the merged shards are the whole run"
+        );
+    }
+
+    // The same shard twice: refused.
+    let part = dir.join("slurm-0.csv");
+    let run = merge(&[path(&part), path(&part)]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stderr.contains("in both"), "{}", run.stderr);
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -7,6 +7,7 @@
 //! against the labels. See `--help` and the README's "Analyse a folder".
 
 mod inputs;
+mod merge;
 mod resume;
 mod score;
 mod shard;
@@ -19,7 +20,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::Instant;
 
-use clap::Parser;
+use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use mien::analysis::{picture_from_bytes, CpuModels, Faces, Found, Models, Options};
 use mien::csv::{self, Row};
@@ -36,9 +37,13 @@ use shard::Shard;
     about = "Reads the expressions of every face in photos, folders (recursively) or lists of files, \
              as the mien app does, on every core; one CSV row per face.",
     after_help = "Exit status: 0 when every file was read (with or without faces), 1 when some file \
-                  could not be, 2 when the run could not start."
+                  could not be, 2 when the run could not start.",
+    args_conflicts_with_subcommands = true,
+    disable_help_subcommand = true
 )]
 struct Args {
+    #[command(subcommand)]
+    command: Option<Command>,
     /// Photos and folders (walked recursively: .jpg .jpeg .png .gif .webp .bmp).
     inputs: Vec<PathBuf>,
     /// A text file listing one photo per line (may be given several times).
@@ -65,9 +70,15 @@ struct Args {
     #[arg(long, requires = "out")]
     resume: bool,
     /// Take part K of N equal contiguous parts of the files (in their sorted order), so that N
-    /// runs share the work; their CSVs (headers aside) concatenate into the whole run's.
+    /// runs share the work; `mien-analyse merge` joins their CSVs into the whole run's.
+    /// Default: the part a Slurm job array (SLURM_ARRAY_TASK_ID of SLURM_ARRAY_TASK_COUNT) or a
+    /// Kubernetes Indexed Job (JOB_COMPLETION_INDEX of --shard-count) gives; 1/1 takes all.
     #[arg(long, value_name = "K/N", value_parser = Shard::parse)]
     shard: Option<Shard>,
+    /// In a Kubernetes Indexed Job, the number of shards (the Job's completions), of which
+    /// JOB_COMPLETION_INDEX (from 0) names this one. Default: $MIEN_SHARD_COUNT.
+    #[arg(long, value_name = "N", conflicts_with = "shard")]
+    shard_count: Option<usize>,
     /// Threads (each reads whole photos). Default: every core.
     #[arg(long)]
     threads: Option<usize>,
@@ -84,9 +95,16 @@ struct Args {
     /// With --score: also write score.txt, score.json, confusion.csv and confusion.png in DIR.
     #[arg(long, value_name = "DIR")]
     report: Option<PathBuf>,
-    /// No progress bar and no summary.
+    /// No progress bar, no summary, no word of the shard taken from the environment.
     #[arg(long, short)]
     quiet: bool,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Joins the CSVs of a run's shards, in any order, into the one an unsharded run writes;
+    /// refuses shards with other columns (another model) or sharing a file.
+    Merge(merge::MergeArgs),
 }
 
 /// Photos handed to the threads at once: bounds memory, keeps the output in order.
@@ -100,7 +118,11 @@ enum Outcome {
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    match run(args) {
+    let result = match &args.command {
+        Some(Command::Merge(merge)) => merge::run(merge).map(|()| true),
+        None => run(args),
+    };
+    match result {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::from(1),
         Err(why) => {
@@ -145,9 +167,23 @@ fn run(args: Args) -> Result<bool, String> {
         check_label_folders(dir, &label_map)?;
     }
 
+    let shard = match args.shard {
+        Some(shard) => Some(shard),
+        None => shard::from_environment(|name| std::env::var(name).ok(), args.shard_count)?.map(
+            |(shard, why)| {
+                if !args.quiet {
+                    eprintln!(
+                        "mien-analyse: shard {}/{}, {why} (--shard 1/1 takes every file)",
+                        shard.index, shard.count
+                    );
+                }
+                shard
+            },
+        ),
+    };
     // The files, read once (a list may be standard input): the shard is a part of this list.
     let files = inputs::files(sources, labelled);
-    let files = args.shard.map_or(&files[..], |shard| shard.part(&files));
+    let files = shard.map_or(&files[..], |shard| shard.part(&files));
     let done = match (&args.out, args.resume) {
         (Some(out), true) => resume::done_files(out, &header(&labels))?,
         _ => Default::default(),

@@ -4,7 +4,9 @@
 //! batch columns plus the face box, a status and the time per face.
 //!
 //! With `--score DIR` (photos in `DIR/<label>/...`) it also scores the readings
-//! against the labels. See `--help` and the README's "Analyse a folder".
+//! against the labels. `--shard` (or a cluster job's variables) takes one part of the
+//! files, and `mien-analyse merge` joins the parts' CSVs. See `--help` and the README's
+//! "Analyse a folder".
 
 mod inputs;
 mod merge;

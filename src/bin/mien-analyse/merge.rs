@@ -1,7 +1,9 @@
 //! `mien-analyse merge`: the CSVs of a sharded run's parts joined into the one an
 //! unsharded run writes. Shards of one run share their header and never a file; each
 //! part is a contiguous stretch of the files in the run's order, so the parts, each
-//! kept as it is, are put in the order of their first files.
+//! kept as it is, are put in the order of their first files, compared as paths (the
+//! folder walk's order). That is the run's order for one folder or a sorted list; with
+//! several inputs or an unsorted list, the parts may come in another order.
 
 use std::collections::HashMap;
 use std::fs;

@@ -1,8 +1,13 @@
-//! Pixels in and out of `<canvas>`: face thumbnails drawn from the core's images,
-//! and webcam and video frames read into them. Nothing here leaves the page.
+//! Pixels in and out of `<canvas>`: face thumbnails drawn from the core's images
+//! ([`Picture`]), and webcam and video frames read into them. Nothing here leaves
+//! the page.
+
+use std::sync::Arc;
 
 use image::{DynamicImage, RgbImage, RgbaImage};
 use js_sys::Object;
+use leptos::html::Canvas;
+use leptos::prelude::*;
 use wasm_bindgen::{Clamped, JsCast, JsValue};
 use web_sys::{CanvasRenderingContext2d, HtmlCanvasElement, HtmlVideoElement, ImageData};
 
@@ -75,4 +80,27 @@ fn context(
         .map_err(|e| js_error_text(&e))?
         .and_then(|c| c.dyn_into::<CanvasRenderingContext2d>().ok())
         .ok_or_else(|| "this browser cannot draw on a canvas".to_string())
+}
+
+/// An image drawn on a canvas of its size.
+#[component]
+pub fn Picture(image: Arc<RgbImage>, class: &'static str, label: String) -> impl IntoView {
+    let canvas = NodeRef::<Canvas>::new();
+    let (w, h) = image.dimensions();
+    // A picture that cannot be drawn gets a sentence in its place, not only the console.
+    let failed = RwSignal::new(None::<String>);
+    Effect::new(move |_| {
+        if let Some(canvas) = canvas.get() {
+            if let Err(why) = paint(&canvas, &image) {
+                leptos::logging::warn!("cannot draw a picture: {why}");
+                failed.set(Some(why));
+            }
+        }
+    });
+    view! {
+        {move || failed.get().map(|why| view! {
+            <p class="error thumbnail-error">{format!("This picture cannot be shown ({why}).")}</p>
+        })}
+        <canvas class=class node_ref=canvas width=w height=h role="img" aria-label=label></canvas>
+    }
 }

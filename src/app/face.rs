@@ -8,12 +8,11 @@
 use std::sync::Arc;
 
 use image::{DynamicImage, GrayImage, RgbImage};
-use leptos::html::Canvas;
 use leptos::prelude::*;
 use mien::emotions::Emotions;
 
 use super::backend::Backend;
-use super::canvas::paint;
+use super::canvas::Picture;
 use super::pipeline::FaceReading;
 use super::why::WhyThisReading;
 
@@ -156,28 +155,5 @@ fn ModelInput(gray: Arc<GrayImage>, number: usize) -> impl IntoView {
             <Picture image=image class="model-input-pixels" label=format!("Face {number}: the {w} × {h} gray pixels the model read") />
             <p class="hint">{format!("The {w} × {h} gray picture the model read, enlarged.")}</p>
         </details>
-    }
-}
-
-/// An image drawn on a canvas of its size.
-#[component]
-pub fn Picture(image: Arc<RgbImage>, class: &'static str, label: String) -> impl IntoView {
-    let canvas = NodeRef::<Canvas>::new();
-    let (w, h) = image.dimensions();
-    // A picture that cannot be drawn gets a sentence in its place, not only the console.
-    let failed = RwSignal::new(None::<String>);
-    Effect::new(move |_| {
-        if let Some(canvas) = canvas.get() {
-            if let Err(why) = paint(&canvas, &image) {
-                leptos::logging::warn!("cannot draw a picture: {why}");
-                failed.set(Some(why));
-            }
-        }
-    });
-    view! {
-        {move || failed.get().map(|why| view! {
-            <p class="error thumbnail-error">{format!("This picture cannot be shown ({why}).")}</p>
-        })}
-        <canvas class=class node_ref=canvas width=w height=h role="img" aria-label=label></canvas>
     }
 }

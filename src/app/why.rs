@@ -14,7 +14,7 @@ use mien::occlusion::{fill_value, greyed, patches, OcclusionMap, PATCH, STRIDE};
 use mien::preprocess::pixels_to_input;
 
 use super::backend::{Backend, Inference};
-use super::face::Picture;
+use super::canvas::Picture;
 
 /// Runs sent to the engine together: the worker queues them, and each one's time
 /// limit starts when it is sent, so not all at once.

@@ -449,11 +449,13 @@ pub struct CpuModels {
 
 #[cfg(feature = "cpu")]
 impl CpuModels {
-    /// The classifier's ONNX bytes and the BlazeFace files as npm ships them (prepared
-    /// here with [`crate::face::prepare_blazeface`]).
+    /// The classifier's ONNX bytes (float16 or int8 weights expanded here, as the app
+    /// does: [`crate::weights::expand_bytes`]) and the BlazeFace files as npm ships them
+    /// (prepared here with [`crate::face::prepare_blazeface`]).
     pub fn load(classifier: &[u8], detectors: &[(Variant, &[u8])]) -> Result<Self, String> {
         let contract = ModelContract::from_onnx_bytes(classifier).map_err(|e| e.to_string())?;
-        let classifier = crate::cpu::CpuModel::load(classifier)?;
+        let classifier =
+            crate::cpu::CpuModel::load(&crate::weights::expand_bytes(classifier.to_vec())?)?;
         let detectors = detectors
             .iter()
             .map(|&(variant, bytes)| {

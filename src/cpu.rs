@@ -12,15 +12,12 @@ pub struct CpuModel {
 }
 
 impl CpuModel {
-    /// Loads an ONNX file's bytes (static input shapes, as mien's models have); float16
-    /// and int8 weights are expanded first ([`crate::weights::expand`]).
+    /// Loads an ONNX file's bytes (static input shapes, as mien's models have) exactly
+    /// as given: float16 or int8 weights go through the file's own `Cast` or
+    /// `DequantizeLinear` nodes, as in any other ONNX runtime. mien's callers expand
+    /// such files first (`mien::weights::expand_bytes`), so tract runs the float32
+    /// graph the browser's engines run.
     pub fn load(bytes: &[u8]) -> Result<Self, String> {
-        Self::load_as_is(&crate::weights::expand_bytes(bytes.to_vec())?)
-    }
-
-    /// Loads an ONNX file's bytes exactly as given: float16 or int8 weights go through
-    /// the file's own `Cast` or `DequantizeLinear` nodes, as in any other ONNX runtime.
-    pub fn load_as_is(bytes: &[u8]) -> Result<Self, String> {
         let plan = tract_onnx::onnx()
             .model_for_read(&mut Cursor::new(bytes))
             .and_then(|m| m.into_optimized())

@@ -63,7 +63,7 @@ fn the_served_file_is_smaller_and_computes_what_the_npm_file_prepares_to() {
             .unwrap()
             .run(std::slice::from_ref(&input))
             .unwrap();
-        let as_is = CpuModel::load_as_is(&served)
+        let as_is = CpuModel::load(&served)
             .unwrap()
             .run(std::slice::from_ref(&input))
             .unwrap();
@@ -613,7 +613,8 @@ fn measure_steadiness() {
     let bytes =
         std::fs::read(format!("{root}/public/models/mien.onnx")).expect("the shipped model");
     let contract = ModelContract::from_onnx_bytes(&bytes).expect("its contract");
-    let classifier = CpuModel::load(&bytes).expect("tract loads it");
+    let expanded = mien::weights::expand_bytes(bytes).expect("its weights expand");
+    let classifier = CpuModel::load(&expanded).expect("tract loads it");
     let fractions = |input: Vec<f32>| {
         let input = TensorF32 {
             shape: vec![1, 1, contract.height as usize, contract.width as usize],

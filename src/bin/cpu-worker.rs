@@ -137,7 +137,7 @@ mod worker {
         let outputs = graph.output.iter().map(|v| v.name.clone()).collect();
         // The app sends float32 graphs (it expands compact weights once, for both
         // engines: src/app/models.rs), so there is nothing to expand here.
-        let model = CpuModel::load_as_is(&bytes).map_err(|e| format!("loading `{name}`: {e}"))?;
+        let model = CpuModel::load(&bytes).map_err(|e| format!("loading `{name}`: {e}"))?;
         let ms = now() - started;
         MODELS.with(|m| {
             m.borrow_mut().insert(

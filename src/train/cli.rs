@@ -160,6 +160,7 @@ fn load_classifier(args: &EvalArgs) -> Result<(Classifier, ModelContract), Strin
             let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
             let contract = ModelContract::from_onnx_bytes(&bytes)
                 .map_err(|e| format!("{}: {e}", path.display()))?;
+            let bytes = crate::weights::expand_bytes(bytes)?;
             Ok((Classifier::Onnx(CpuModel::load(&bytes)?), contract))
         }
         (None, Some(run)) => {
@@ -551,7 +552,7 @@ pub fn export(args: &ExportArgs) -> Result<(), String> {
             "{:?} weights: {} tensors ({} values); the self-test logits moved by {moved:.2e}",
             args.store_weights, stored.tensors, stored.values
         );
-        CpuModel::load(&model.to_bytes())?
+        CpuModel::load(&crate::weights::expand_bytes(model.to_bytes())?)?
     } else {
         tract
     };
@@ -638,7 +639,7 @@ pub fn update_contract(args: &UpdateContractArgs) -> Result<(), String> {
     if let Some(val) = &args.val {
         let what = args.model.display().to_string();
         measure_on_val(
-            CpuModel::load(&bytes)?,
+            CpuModel::load(&crate::weights::expand_bytes(bytes)?)?,
             val,
             &mut contract,
             args.threads,

@@ -161,8 +161,9 @@ fn expand_nodes(
 
 /// [`store`] for a classifier carrying mien's contract, whose self-test logits
 /// ([`crate::contract::ModelContract::self_test_logits`]) are then replaced by what the
-/// stored file computes (tract, on the expanded graph), so a runtime's self-test checks
-/// the file it runs. Returns what was stored and how far the self-test logits moved.
+/// stored file computes (tract, on the expanded graph, as mien's runtimes run it), so a
+/// runtime's self-test checks the file it runs. Returns what was stored and how far the
+/// self-test logits moved.
 #[cfg(feature = "cpu")]
 pub fn store_classifier(
     model: &mut ModelProto,
@@ -176,7 +177,7 @@ pub fn store_classifier(
         shape: contract.input_shape().to_vec(),
         data: self_test_input(&contract),
     };
-    let logits = CpuModel::load(&model.to_bytes())?
+    let logits = CpuModel::load(&expand_bytes(model.to_bytes())?)?
         .run(&[input])?
         .swap_remove(0)
         .data;
@@ -320,17 +321,18 @@ mod fixture {
         (0..64).map(|i| (i as f32 * 0.37).sin()).collect()
     }
 
-    /// `y` computed by mien's CPU runtime (which expands compact weights first).
+    /// `y` computed by tract on the expanded graph, as mien's runtimes run it.
     #[cfg(feature = "cpu")]
     pub fn run_expanded(m: &ModelProto) -> Vec<f32> {
-        run(crate::cpu::CpuModel::load(&m.to_bytes()).unwrap())
+        let bytes = super::expand_bytes(m.to_bytes()).unwrap();
+        run(crate::cpu::CpuModel::load(&bytes).unwrap())
     }
 
     /// `y` computed by tract given the file as is, with its Cast or DequantizeLinear
     /// nodes, as any ONNX runtime would be.
     #[cfg(feature = "cpu")]
     pub fn run_as_is(m: &ModelProto) -> Vec<f32> {
-        run(crate::cpu::CpuModel::load_as_is(&m.to_bytes()).unwrap())
+        run(crate::cpu::CpuModel::load(&m.to_bytes()).unwrap())
     }
 
     #[cfg(feature = "cpu")]

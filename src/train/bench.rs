@@ -5,7 +5,8 @@
 //! `make bench-train` runs it and compares with PyTorch (bench/train_torch.py).
 
 use super::model::{cost, Arch, FerShape, ModelSpec, Net, Precision};
-use super::training::{self, Batch};
+use super::precision;
+use super::training;
 use crate::contract::{self, ModelContract};
 use serde_json::json;
 use std::time::Instant;
@@ -145,65 +146,26 @@ fn measure(
     device: tch::Device,
 ) -> Result<serde_json::Value, String> {
     let (params, macs) = cost(spec);
+    let train_ips =
+        precision::train_images_per_second(spec, precision, args.batch_size, args.steps, device);
     let vs = nn::VarStore::new(device);
-    let mut net = Net::new(&vs.root(), spec);
-    net.precision = precision;
-    let params_list: Vec<_> = {
-        let mut v: Vec<(String, Tensor)> = vs
-            .variables()
-            .into_iter()
-            .filter(|(_, t)| t.requires_grad())
-            .collect();
-        v.sort_by(|a, b| a.0.cmp(&b.0));
-        v.into_iter()
-            .map(|(name, tensor)| super::optim::Param {
-                name,
-                tensor,
-                group: 0,
-            })
-            .collect()
-    };
-    let mut opt = super::optim::Optimizer::new(
-        super::optim::OptimizerKind::Sgd,
-        params_list,
-        0.9,
-        true,
-        5e-4,
+    let net = Net::new(&vs.root(), spec);
+    let (b, c, s) = (
+        args.batch_size as i64,
+        spec.channels as i64,
+        spec.size as i64,
     );
-    let b = args.batch_size as i64;
-    let k = spec.num_classes as i64;
-    let (c, s) = (spec.channels as i64, spec.size as i64);
-    let batch = Batch {
-        images: Tensor::randn([b, c, s, s], (Kind::Float, device)),
-        targets: Tensor::full([b, k], 1.0 / k as f64, (Kind::Float, device)),
-        weights: Tensor::ones([b], (Kind::Float, device)),
-    };
-    let step = |opt: &mut super::optim::Optimizer| {
-        let l = training::loss(&net.forward_t(&batch.images, true), &batch);
-        opt.zero_grad();
-        l.backward();
-        opt.step(&[0.01, 0.01]);
-        let _ = l.double_value(&[]);
-    };
-    for _ in 0..2 {
-        step(&mut opt);
-    }
-    let t = Instant::now();
-    for _ in 0..args.steps {
-        step(&mut opt);
-    }
-    let train_ips = (args.steps as i64 * b) as f64 / t.elapsed().as_secs_f64();
-    net.precision = Precision::F32;
+    let images = Tensor::randn([b, c, s, s], (Kind::Float, device));
 
     let (eval_ips, b1_ms) = tch::no_grad(|| {
-        let _ = net.forward_t(&batch.images, false).double_value(&[0, 0]);
+        let _ = net.forward_t(&images, false).double_value(&[0, 0]);
         let t = Instant::now();
         let reps = args.steps.max(3);
         for _ in 0..reps {
-            let _ = net.forward_t(&batch.images, false).double_value(&[0, 0]);
+            let _ = net.forward_t(&images, false).double_value(&[0, 0]);
         }
         let eval_ips = (reps as i64 * b) as f64 / t.elapsed().as_secs_f64();
-        let one = batch.images.narrow(0, 0, 1);
+        let one = images.narrow(0, 0, 1);
         let _ = net.forward_t(&one, false).double_value(&[0, 0]);
         let t = Instant::now();
         let n1 = 20;

@@ -2,8 +2,9 @@
 //! beside the weights (`config.json`), so each model can say exactly how it was made.
 
 use super::augment::Augment;
-use super::model::{Arch, FerShape, ModelSpec, Precision};
+use super::model::{Arch, FerShape, ModelSpec};
 use super::optim::{OptimizerKind, Schedule};
+use super::precision::PrecisionChoice;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
@@ -108,11 +109,12 @@ pub struct TrainConfig {
     #[command(flatten)]
     pub augment: Augment,
 
-    /// Arithmetic of the training passes: f32, or bf16 (bfloat16 convolutions with
-    /// float32 master weights; faster on CPUs with AVX512-BF16 or AMX).
-    #[arg(long, value_enum, default_value_t = Precision::F32)]
+    /// Arithmetic of the training passes: f32, bf16 (bfloat16 convolutions with
+    /// float32 master weights; faster on CPUs with AVX512-BF16 or AMX, far slower
+    /// without), or auto: time a few steps of each on this machine and take the faster.
+    #[arg(long, value_enum, default_value_t = PrecisionChoice::Auto)]
     #[serde(default)]
-    pub precision: Precision,
+    pub precision: PrecisionChoice,
 
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
@@ -125,6 +127,12 @@ pub struct TrainConfig {
     /// Continue from the last finished epoch in --out.
     #[arg(long)]
     pub resume: bool,
+    /// End this sitting once this many epochs of the run are done (saved as always), to
+    /// continue later with --resume: the schedule still follows --epochs, so a run
+    /// stopped and resumed ends where an unbroken one ends.
+    #[arg(long, value_name = "EPOCHS")]
+    #[serde(skip)]
+    pub stop_after: Option<usize>,
     /// Use at most this many training images (quick experiments, tests).
     #[arg(long)]
     pub limit: Option<usize>,

@@ -6,7 +6,8 @@
 //! - [`augment`]: training-time augmentation; [`degrade`]: real-photo degradations
 //!   (augmentation and `eval --val-c`);
 //! - [`optim`]: optimisers and schedules with checkpointable state;
-//! - [`training`]: the loop;
+//! - [`precision`]: float32 or bfloat16, by measurement (`--precision auto`);
+//! - [`loss`]: the objective; [`training`]: the loop;
 //! - [`checkpoint`]: run folders on disk;
 //! - [`metrics`], [`plots`]: accuracy, F1, confusion, calibration and their pictures
 //!   (in the shared core, which `mien-analyse` uses too);
@@ -24,8 +25,10 @@ pub mod data;
 pub mod degrade;
 pub mod export;
 pub mod from_onnx;
+pub mod loss;
 pub mod model;
 pub mod optim;
+pub mod precision;
 pub mod training;
 
 pub use crate::{metrics, plots};

@@ -7,9 +7,11 @@ use super::checkpoint::{self, RunState};
 use super::config::TrainConfig;
 use super::data::{self, Dataset};
 use super::from_onnx;
+use super::loss::{loss, Batch};
 use super::metrics;
 use super::model::{Net, Precision};
 use super::optim::{cosine_lr, Optimizer, Param, Schedule};
+use super::precision;
 use crate::contract::ModelContract;
 use crate::preprocess::pixels_to_input;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -32,15 +34,6 @@ pub fn device(name: &str) -> Result<Device, String> {
         "auto" => Ok(Device::cuda_if_available()),
         other => Err(format!("unknown device `{other}` (cpu, cuda or auto)")),
     }
-}
-
-/// One batch, ready for the network.
-pub struct Batch {
-    pub images: Tensor,
-    /// Target distribution per image `[B, K]`.
-    pub targets: Tensor,
-    /// Per-image loss weight `[B]`.
-    pub weights: Tensor,
 }
 
 /// Normalised `[n, C, H, W]` tensor from gray images, each face through the app's own
@@ -127,16 +120,6 @@ pub fn class_weights(counts: &[usize], power: f64) -> Vec<f32> {
         .sum::<f64>()
         / n.max(1) as f64;
     raw.iter().map(|w| (w / avg) as f32).collect()
-}
-
-/// Soft-target cross-entropy, weighted per image.
-pub fn loss(logits: &Tensor, batch: &Batch) -> Tensor {
-    let per_image = -(logits.log_softmax(-1, Kind::Float) * &batch.targets).sum_dim_intlist(
-        [-1i64].as_slice(),
-        false,
-        Kind::Float,
-    );
-    (per_image * &batch.weights).sum(Kind::Float) / batch.weights.sum(Kind::Float)
 }
 
 /// Probabilities for every image of a dataset, in eval mode, batched.
@@ -269,6 +252,8 @@ pub fn train(cfg: &TrainConfig) -> Result<f64, String> {
     }
 
     let spec = cfg.model_spec(classes.len());
+    // The initial weights follow --seed too, so the same command gives the same run.
+    tch::manual_seed(cfg.seed as i64);
     let mut vs = nn::VarStore::new(device);
     let mut net = Net::new(&vs.root(), &spec);
     // A resumed run takes its weights from its checkpoint, so the initial ones are skipped.
@@ -289,7 +274,9 @@ pub fn train(cfg: &TrainConfig) -> Result<f64, String> {
         let x = images_tensor(&pixels, n, &contract).to_device(device);
         eprintln!("{}", from_onnx::init_from_onnx(&net, &bytes, &x)?);
     }
-    net.precision = cfg.precision;
+    let (precision, why) = precision::resolve(cfg.precision, &spec, cfg.batch_size, device);
+    eprintln!("training in {why}");
+    net.precision = precision;
     if cfg.linear_probe {
         net.frozen_stages = spec.widths.len() + 1;
     } else if cfg.freeze_stages > 0 {
@@ -428,7 +415,7 @@ pub fn train(cfg: &TrainConfig) -> Result<f64, String> {
         // Val is always measured in float32, as the exported file computes.
         net.precision = Precision::F32;
         let probs = predict(&net, &val_ds, &contract, device, false);
-        net.precision = cfg.precision;
+        net.precision = precision;
         let m = metrics::compute(&classes, &probs, &val_ds.labels, &val_ds.votes);
         if cfg.schedule == Schedule::Plateau {
             run.plateau.observe(m.accuracy, cfg.patience);
@@ -475,6 +462,14 @@ pub fn train(cfg: &TrainConfig) -> Result<f64, String> {
                 "interrupted after epoch {} (saved); resume with --resume",
                 epoch + 1
             ));
+        }
+        if cfg.stop_after.is_some_and(|n| epoch + 1 >= n) && epoch + 1 < cfg.epochs {
+            eprintln!(
+                "stopped after epoch {} of {} (--stop-after); continue with --resume",
+                epoch + 1,
+                cfg.epochs
+            );
+            break;
         }
     }
     Ok(run.best_accuracy)

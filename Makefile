@@ -13,14 +13,17 @@ PORT ?= 8080
 
 ## Install what the web build and its tests need (only what is missing).
 setup-web:
+	@scripts/phase.sh setup-web
 	scripts/setup-web.sh
 
 ## Install libtorch (PyPI torch 2.11.0) for the trainer, into ~/.cache/mien/venv.
 setup-torch:
+	@scripts/phase.sh setup-torch
 	scripts/setup-torch.sh
 
 ## Build the web app into dist/ (release, no network).
 build: setup-web
+	@scripts/phase.sh build
 	trunk build --release --offline
 
 ## Build, then serve the app on http://$(ADDRESS):$(PORT), rebuilding on changes.
@@ -34,6 +37,7 @@ test: fmt-check clippy clippy-web test-native test-web
 ## The code is formatted as `cargo fmt` leaves it (both crates), so a diff shows only
 ## what changed. Seconds; `cargo fmt --all && (cd gpu-worker && cargo fmt)` fixes it.
 fmt-check:
+	@scripts/phase.sh fmt-check
 	@cargo fmt --version >/dev/null 2>&1 || rustup component add rustfmt
 	cargo fmt --all --check
 	cd gpu-worker && cargo fmt --check
@@ -41,12 +45,14 @@ fmt-check:
 ## Lints, warnings as errors, over the native code: the shared core, the trainer,
 ## mien-analyse, the tests and the benchmarks' helper (with the trainer's features).
 clippy: setup-torch
+	@scripts/phase.sh clippy
 	@cargo clippy --version >/dev/null 2>&1 || rustup component add clippy
 	. scripts/torch-env.sh && cargo clippy --all-targets --features train -- -D warnings
 
 ## The same for the browser-only code (the app's UI and both workers), for wasm32: 8.4
 ## minutes from nothing on 2 cores (it checks the wasm dependencies again), seconds after.
 clippy-web: setup-web
+	@scripts/phase.sh clippy-web
 	@cargo clippy --version >/dev/null 2>&1 || rustup component add clippy
 	cargo clippy --target wasm32-unknown-unknown --bin mien --bin cpu-worker -- -D warnings
 	cd gpu-worker && cargo clippy --target wasm32-unknown-unknown -- -D warnings
@@ -57,6 +63,7 @@ test-core: setup-web
 
 ## All native tests, the trainer's included (installs libtorch if missing).
 test-native: setup-web setup-torch
+	@scripts/phase.sh test-native
 	. scripts/torch-env.sh && cargo test --features train
 
 ## The trainer binary (release): target/release/mien-train. See the README's "Training".
@@ -65,6 +72,7 @@ trainer: setup-torch
 
 ## Build, then load the app in headless Chromium and check it.
 test-web: build
+	@scripts/phase.sh test-web
 	node tests/browser/run.mjs
 
 ## Not in `test` (about ten minutes): 300 photos and bad files, five times (the CPU worker
@@ -92,6 +100,7 @@ bench: bench-browser bench-coldstart bench-webcam bench-train bench-eval
 ## The benchmarks' helper (bench/assets.rs): prepared BlazeFace files, a one-node
 ## MatMul model and MAC counts in target/bench/models; the sample photo on demand.
 bench-assets:
+	@scripts/phase.sh bench-assets
 	cargo build --quiet --example bench-assets
 	mkdir -p target/bench && cp $(or $(CARGO_TARGET_DIR),target)/debug/examples/bench-assets target/bench/
 	target/bench/bench-assets models target/bench/models
@@ -101,22 +110,27 @@ bench-data:
 	@[ -d data/val ] || { echo "bench-data: unpacking ../shared/data/fer2013.tar.gz into data/"; mkdir -p data && tar -xzf ../shared/data/fer2013.tar.gz -C data; }
 
 bench-trainer: setup-torch
+	@scripts/phase.sh bench-trainer
 	. scripts/torch-env.sh && cargo build $(if $(bench_quick),,--release) --features train --bin mien-train
 
 ## In-browser inference per backend: mien's workers vs onnxruntime-web, same files.
 bench-browser: build bench-assets
+	@scripts/phase.sh bench-browser
 	node bench/browser.mjs
 
 ## Navigation to the first result on a sample photo, and the bytes fetched: mien vs face-api.js.
 bench-coldstart: build bench-assets
+	@scripts/phase.sh bench-coldstart
 	node bench/coldstart.mjs
 
 ## The webcam view's analysed frames/s and page responsiveness, per engine, 1 and 3 faces.
 bench-webcam: build bench-assets
+	@scripts/phase.sh bench-webcam
 	node bench/webcam.mjs
 
 ## Trainer images/s vs the CPU's peak and vs PyTorch on the identical network.
 bench-train: bench-trainer
+	@scripts/phase.sh bench-train
 	. scripts/torch-env.sh && $(BENCH_TRAINER) bench --archs fer --threads $(BENCH_THREADS) \
 	    $(if $(bench_quick),--steps 1 --batch-size 8 --matmul-size 256,--steps 30) \
 	    --json results/bench-train-mien$(bench_sfx).json \
@@ -124,6 +138,7 @@ bench-train: bench-trainer
 
 ## Native eval faces/s of the shipped model (mien-train eval on data/val).
 bench-eval: bench-trainer bench-data bench-assets
+	@scripts/phase.sh bench-eval
 	. scripts/torch-env.sh && BENCH_TRAINER=$(BENCH_TRAINER) BENCH_THREADS=$(BENCH_THREADS) node bench/eval.mjs
 
 ## Every benchmark once, tiny (part of `make test`).

@@ -8,6 +8,11 @@
 use image::{codecs::jpeg::JpegEncoder, imageops::FilterType, GrayImage};
 use rand::Rng;
 
+// The warps the degradations and augmentation share: a file of its own beside this one.
+// Declared here for now; its home is train/mod.rs (`pub mod geometry;`, without #[path]).
+#[path = "geometry.rs"]
+pub mod geometry;
+
 /// Brightness shift (in 0..255 units), contrast factor around mid-gray, then gamma.
 pub fn light(img: &mut [u8], shift: f64, contrast: f64, gamma: f64) {
     for v in img.iter_mut() {
@@ -166,14 +171,10 @@ impl Degradation {
             Degradation::Gamma(g) => light(&mut img, 0.0, 1.0, g),
             Degradation::LowResolution(f) => low_resolution(&mut img, h, w, f),
             Degradation::Shift(dx, dy) => {
-                img = super::augment::warp_similarity(src, h, w, 1.0, 0.0, dx, dy)
+                img = geometry::warp_similarity(src, h, w, 1.0, 0.0, dx, dy)
             }
-            Degradation::Scale(s) => {
-                img = super::augment::warp_similarity(src, h, w, s, 0.0, 0.0, 0.0)
-            }
-            Degradation::Rotate(d) => {
-                img = super::augment::warp_similarity(src, h, w, 1.0, d, 0.0, 0.0)
-            }
+            Degradation::Scale(s) => img = geometry::warp_similarity(src, h, w, s, 0.0, 0.0, 0.0),
+            Degradation::Rotate(d) => img = geometry::warp_similarity(src, h, w, 1.0, d, 0.0, 0.0),
         }
         img
     }

@@ -460,12 +460,72 @@ mod tests {
         }
     }
 
+    /// The self-test input is what every exported file's self-test logits were computed
+    /// on (the shipped model's included), so it must fill the model's input exactly
+    /// (channel by channel, row by row), span most of the range real faces take after
+    /// normalisation (pixels 0 to 255 are -2 to 2 with the default mean and std),
+    /// differ between channels, vary smoothly, and never change: the pinned values fail
+    /// if the pattern does, which would fail every existing file's self-test.
     #[test]
-    fn self_test_input_is_deterministic_and_bounded() {
-        let c = ModelContract::new(1, 48, 48);
-        let a = self_test_input(&c);
-        assert_eq!(a.len(), 48 * 48);
-        assert_eq!(a, self_test_input(&c));
-        assert!(a.iter().all(|v| v.abs() <= 3.0));
+    fn self_test_input_is_a_fixed_smooth_pattern_filling_the_input() {
+        for (c, h, w) in [(1, 48, 48), (3, 64, 56), (1, 40, 32)] {
+            let contract = ModelContract::new(c, h, w);
+            let a = self_test_input(&contract);
+            let [_, c, h, w] = contract.input_shape();
+            assert_eq!(a.len(), c * h * w, "{c} x {h} x {w}");
+            let (lo, hi) = a
+                .iter()
+                .fold((f32::MAX, f32::MIN), |(lo, hi), &v| (lo.min(v), hi.max(v)));
+            assert!(
+                a.iter().all(|v| v.is_finite()) && lo >= -2.25 && hi <= 2.25,
+                "{c} x {h} x {w}: values from {lo} to {hi}, beyond the normalised range"
+            );
+            assert!(
+                lo < -1.5 && hi > 1.5,
+                "{c} x {h} x {w}: values only from {lo} to {hi}, not spanning the range"
+            );
+            let at = |ch: usize, y: usize, x: usize| a[(ch * h + y) * w + x];
+            let mut steepest = 0f32;
+            for ch in 0..c {
+                for y in 0..h {
+                    for x in 0..w {
+                        if x + 1 < w {
+                            steepest = steepest.max((at(ch, y, x + 1) - at(ch, y, x)).abs());
+                        }
+                        if y + 1 < h {
+                            steepest = steepest.max((at(ch, y + 1, x) - at(ch, y, x)).abs());
+                        }
+                    }
+                }
+            }
+            // Smooth: a few waves across the picture, whatever its size (neighbours
+            // differ by at most 12 / side, about a sixteenth of the range at 48 x 48).
+            assert!(
+                steepest * (h.min(w) as f32) < 12.0,
+                "{c} x {h} x {w}: neighbours differ by {steepest}"
+            );
+            if c > 1 {
+                let plane = h * w;
+                assert_ne!(
+                    a[..plane],
+                    a[plane..2 * plane],
+                    "channels 0 and 1 are equal"
+                );
+            }
+        }
+        let pinned = |(c, h, w): (u32, u32, u32), (ch, y, x): (usize, usize, usize), v: f32| {
+            let a = self_test_input(&ModelContract::new(c, h, w));
+            let got = a[(ch * h as usize + y) * w as usize + x];
+            assert!(
+                (got - v).abs() < 1e-5,
+                "{c} x {h} x {w} at ({ch}, {y}, {x}): {got}, was {v}"
+            );
+        };
+        pinned((1, 48, 48), (0, 0, 0), 0.0);
+        pinned((1, 48, 48), (0, 10, 20), 0.759_88);
+        pinned((1, 48, 48), (0, 24, 5), -0.662_104_6);
+        pinned((1, 48, 48), (0, 47, 47), 0.425_347_3);
+        pinned((3, 64, 56), (1, 0, 0), 1.445_337_3);
+        pinned((3, 64, 56), (2, 30, 7), -0.164_851_4);
     }
 }

@@ -629,15 +629,35 @@ try {
     await page.click('#tab-photos');
     await page.setInputFiles('#photo-input', { name: 'faces.webm', mimeType: 'video/webm', buffer: videos.faces });
     await page.waitForSelector('#view-video', { state: 'visible' });
-    // While it reads: a progress bar with the time left, and the charts grow.
+    // While it reads: a progress bar with the time left, and the charts grow. All read
+    // in one go, so that the state and what the page shows are of the same moment. An
+    // engine that reads the whole video before this looks ('done') has nothing in
+    // progress to show: its complete result is checked below like any other.
     await page.waitForFunction(() => Number(document.querySelector('#video-result')?.dataset.framesRead) >= 2 || document.querySelector('#video-result')?.dataset.state !== 'reading' && document.querySelector('#video-result')?.dataset.state !== 'opening', null, { timeout: TIMEOUT_MS });
-    const during = await videoResult();
-    const progressText = await page.textContent('#video-progress-text');
-    expect(during.state === 'reading', `while reading: ${during.state}: ${during.status}`);
-    expect(/^\d+ of \d+ frames read · about .+ left$/.test(progressText), `progress: "${progressText}"`);
-    expect(await page.isVisible('#video-progress'), 'no progress bar while reading');
-    expect(during.faces.length >= 1 && Number(during.framesRead) < Number(during.framesTotal), `no chart while reading: ${JSON.stringify(during).slice(0, 300)}`);
-    expect(!(await page.isDisabled('#video-cancel')), 'cannot cancel while reading');
+    const during = await page.evaluate(() => {
+      const result = document.querySelector('#video-result');
+      const progress = document.querySelector('#video-progress');
+      const box = progress.getBoundingClientRect();
+      return {
+        state: result.dataset.state,
+        status: document.querySelector('#video-status').textContent,
+        framesRead: Number(result.dataset.framesRead),
+        framesTotal: Number(result.dataset.framesTotal),
+        faces: result.querySelectorAll('.video-face').length,
+        progressText: document.querySelector('#video-progress-text').textContent,
+        progressShown: getComputedStyle(progress).visibility !== 'hidden' && box.width > 0 && box.height > 0,
+        cancellable: !document.querySelector('#video-cancel').disabled,
+      };
+    });
+    if (during.state === 'done') {
+      console.log(`       (read to the end before the progress was looked at: ${during.framesRead} of ${during.framesTotal} frames)`);
+    } else {
+      expect(during.state === 'reading', `while reading: ${during.state}: ${during.status}`);
+      expect(/^\d+ of \d+ frames read · about .+ left$/.test(during.progressText), `progress: "${during.progressText}"`);
+      expect(during.progressShown, 'no progress bar while reading');
+      expect(during.faces >= 1 && during.framesRead < during.framesTotal, `no chart while reading: ${JSON.stringify(during).slice(0, 300)}`);
+      expect(during.cancellable, 'cannot cancel while reading');
+    }
     await videoSettled();
     const seconds = (Date.now() - started) / 1000;
     const result = await videoResult();

@@ -132,8 +132,16 @@ fn log_lines(out: &Path) -> Vec<serde_json::Value> {
         .collect()
 }
 
+/// libtorch's random generator is one per process: tests that train take turns, or one
+/// test's draws (initial weights, dropout) land in another's run.
+fn torch_turn() -> std::sync::MutexGuard<'static, ()> {
+    static TURN: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    TURN.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 #[test]
 fn learns_a_separable_task_and_resumes_where_it_stopped() {
+    let _turn = torch_turn();
     tch::set_num_threads(1);
     let dir = temp_dir("learn");
     let data = dir.join("data");
@@ -183,6 +191,7 @@ fn last_weights(out: &Path) -> Vec<(String, tch::Tensor)> {
 
 #[test]
 fn a_run_stopped_and_resumed_ends_where_an_unbroken_run_ends() {
+    let _turn = torch_turn();
     tch::set_num_threads(1);
     let dir = temp_dir("resume-equal");
     let data = dir.join("data");
@@ -223,6 +232,7 @@ fn a_run_stopped_and_resumed_ends_where_an_unbroken_run_ends() {
 
 #[test]
 fn broken_files_are_reported_and_skipped_and_bad_layouts_refused() {
+    let _turn = torch_turn();
     let dir = temp_dir("broken");
     let data = dir.join("data");
     make_dataset(&data, 6);
@@ -290,6 +300,7 @@ fn randomise_batchnorm(vs: &nn::VarStore) {
 
 #[test]
 fn exported_onnx_equals_libtorch_for_every_architecture() {
+    let _turn = torch_turn();
     tch::set_num_threads(1);
     tch::manual_seed(3);
     // (network, whether the file averages the face with its mirror image)
@@ -417,6 +428,7 @@ fn exported_onnx_equals_libtorch_for_every_architecture() {
 
 #[test]
 fn a_network_rebuilt_from_its_exported_file_computes_the_same_and_trains_on() {
+    let _turn = torch_turn();
     tch::set_num_threads(1);
     tch::manual_seed(5);
     for mirror_averaged in [false, true] {
@@ -477,6 +489,7 @@ fn a_network_rebuilt_from_its_exported_file_computes_the_same_and_trains_on() {
 
 #[test]
 fn bfloat16_training_learns_like_float32() {
+    let _turn = torch_turn();
     tch::set_num_threads(1);
     let dir = temp_dir("bf16");
     make_dataset(&dir.join("data"), 60);
@@ -493,6 +506,7 @@ fn bfloat16_training_learns_like_float32() {
 
 #[test]
 fn precision_auto_measures_both_and_says_which() {
+    let _turn = torch_turn();
     use mien::train::precision::{resolve, PrecisionChoice};
     tch::set_num_threads(1);
     let spec = ModelSpec::fer_default(1, 24, 7);

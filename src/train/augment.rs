@@ -4,8 +4,8 @@
 //! [`super::degrade`]). Each with its own probability; all geometry is one warp with
 //! bilinear sampling ([`geometry`]).
 
-use super::degrade::{self, geometry};
-use geometry::{invert, mul, translate, warp, IDENTITY};
+use super::degrade;
+use super::geometry::{invert, mul, translate, warp, IDENTITY};
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 

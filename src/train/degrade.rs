@@ -5,13 +5,11 @@
 //! random ([`super::augment::Augment`]); `eval --val-c` applies each at a fixed
 //! strength ([`Degradation::ALL`]) to measure what each costs.
 
+use super::geometry;
 use image::{codecs::jpeg::JpegEncoder, imageops::FilterType, GrayImage};
 use rand::Rng;
 
 // The warps the degradations and augmentation share: a file of its own beside this one.
-// Declared here for now; its home is train/mod.rs (`pub mod geometry;`, without #[path]).
-#[path = "geometry.rs"]
-pub mod geometry;
 
 /// Brightness shift (in 0..255 units), contrast factor around mid-gray, then gamma.
 pub fn light(img: &mut [u8], shift: f64, contrast: f64, gamma: f64) {

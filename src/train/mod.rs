@@ -4,7 +4,7 @@
 //! - [`model`]: the networks;
 //! - [`data`]: ImageFolder datasets and FER+ votes;
 //! - [`augment`]: training-time augmentation; [`degrade`]: real-photo degradations
-//!   (augmentation and `eval --val-c`);
+//!   (augmentation and `eval --val-c`); [`geometry`]: the warps both use;
 //! - [`optim`]: optimisers and schedules with checkpointable state;
 //! - [`precision`]: float32 or bfloat16, by measurement (`--precision auto`);
 //! - [`loss`]: the objective; [`training`]: the loop;
@@ -25,6 +25,7 @@ pub mod data;
 pub mod degrade;
 pub mod export;
 pub mod from_onnx;
+pub mod geometry;
 pub mod loss;
 pub mod model;
 pub mod optim;

@@ -10,7 +10,7 @@
 //! tested on), so the browser's engines, the native evaluation and onnxruntime all
 //! compute with the same weights.
 
-use super::Stored;
+use super::{ExpandError, Initializers, Planned, Stored};
 use crate::onnx::{attr_type, AttributeProto, ModelProto, NodeProto, TensorProto, FLOAT, FLOAT16};
 use half::f16;
 
@@ -49,49 +49,64 @@ pub fn store_float16(model: &mut ModelProto) -> Result<Stored, String> {
 
 /// Replaces each `Cast(to = FLOAT)` of a float16 initializer by a float32 initializer
 /// holding the cast's values, under the cast's output name (where the float16 tensor
-/// was, so a stored-then-expanded graph lists its initializers in the original order).
-/// Returns how many were expanded; a graph without any is left as it was.
-pub fn expand_float16(model: &mut ModelProto) -> Result<usize, String> {
-    super::expand_nodes(model, |graph, node| {
-        let to_float = node
-            .attribute
-            .iter()
-            .any(|a| a.name == "to" && a.r#type == attr_type::INT && a.i == FLOAT as i64);
-        if node.op_type != "Cast" || !to_float || node.input.len() != 1 {
-            return Ok(None);
-        }
-        let Some(at) = graph
-            .initializer
-            .iter()
-            .position(|t| t.name == node.input[0] && t.data_type == FLOAT16)
-        else {
-            return Ok(None);
-        };
-        let half = &graph.initializer[at];
-        let values = f16_values(half)
-            .ok_or_else(|| format!("the float16 tensor `{}` is damaged", half.name))?;
-        Ok(Some((at, values)))
-    })
+/// was, so a stored-then-expanded graph lists its initializers in the original order;
+/// see [`super::expand`], which does this and the int8 expansion in one pass).
+/// Returns how many nodes were replaced; a graph without any is left as it was.
+pub fn expand_float16(model: &mut ModelProto) -> Result<usize, ExpandError> {
+    super::expand_nodes(model, plan)
+}
+
+/// A `Cast(to = FLOAT)` of a float16 initializer: what it reads and how many values it
+/// gives, and the conversion to run once the graph is known to fit.
+pub(super) fn plan<'g>(
+    initializers: &Initializers<'g>,
+    node: &'g NodeProto,
+) -> Result<Option<Planned<'g>>, ExpandError> {
+    let to_float = node
+        .attribute
+        .iter()
+        .any(|a| a.name == "to" && a.r#type == attr_type::INT && a.i == FLOAT as i64);
+    if node.op_type != "Cast" || !to_float || node.input.len() != 1 {
+        return Ok(None);
+    }
+    let Some(at) = initializers.find(&node.input[0], FLOAT16) else {
+        return Ok(None);
+    };
+    let half = initializers.get(at);
+    let values = super::expanded_count(&half.name, &half.dims)?;
+    Ok(Some(Planned::new(at, 0, values, move || {
+        f32_raw_of_f16(half).ok_or_else(|| {
+            ExpandError::Invalid(format!("the float16 tensor `{}` is damaged", half.name))
+        })
+    })))
 }
 
 /// The values of a float16 tensor (raw little-endian bytes, or `int32_data` holding the
-/// bit patterns, as the ONNX spec allows), checked against its dimensions.
-fn f16_values(t: &TensorProto) -> Option<Vec<f32>> {
-    let values: Vec<f32> = if t.int32_data.is_empty() {
-        if !t.raw_data.len().is_multiple_of(2) {
+/// bit patterns, as the ONNX spec allows) as float32 `raw_data`, checked against its
+/// dimensions.
+fn f32_raw_of_f16(t: &TensorProto) -> Option<Vec<u8>> {
+    let count = super::element_count(&t.dims)?;
+    if t.int32_data.is_empty() {
+        if Some(t.raw_data.len()) != count.checked_mul(2) {
             return None;
         }
-        t.raw_data
-            .chunks_exact(2)
-            .map(|c| f16::from_le_bytes([c[0], c[1]]).to_f32())
-            .collect()
+        Some(super::f32_raw(
+            count,
+            t.raw_data
+                .chunks_exact(2)
+                .map(|c| f16::from_le_bytes([c[0], c[1]]).to_f32()),
+        ))
     } else {
-        t.int32_data
-            .iter()
-            .map(|&b| f16::from_bits(b as u16).to_f32())
-            .collect()
-    };
-    (values.len() == super::element_count(&t.dims)?).then_some(values)
+        if t.int32_data.len() != count {
+            return None;
+        }
+        Some(super::f32_raw(
+            count,
+            t.int32_data
+                .iter()
+                .map(|&b| f16::from_bits(b as u16).to_f32()),
+        ))
+    }
 }
 
 #[cfg(test)]
@@ -131,6 +146,9 @@ mod tests {
         let (mut m, _) = model();
         store_float16(&mut m).unwrap();
         m.graph.as_mut().unwrap().initializer[0].raw_data.pop();
-        assert!(expand_float16(&mut m).unwrap_err().contains("damaged"));
+        assert!(expand_float16(&mut m)
+            .unwrap_err()
+            .to_string()
+            .contains("damaged"));
     }
 }

@@ -10,7 +10,7 @@
 //! `q as f32 * scale`: mien's runtimes get that graph, like the float16 one (see
 //! [`super::float16`]).
 
-use super::Stored;
+use super::{ExpandError, Initializers, Planned, Stored};
 use crate::onnx::{attr_type, AttributeProto, ModelProto, NodeProto, TensorProto, FLOAT, INT8};
 
 /// Appended to a weight's name for its int8 values, its scales and its zero points.
@@ -104,56 +104,62 @@ pub fn store_int8(model: &mut ModelProto, steps: Steps) -> Result<Stored, String
 
 /// Replaces each `DequantizeLinear` of an int8 initializer (with float32 scales, per
 /// tensor or per axis, and optional int8 zero points) by a float32 initializer holding
-/// its values, under the node's output name. Returns how many were expanded.
-pub fn expand_int8(model: &mut ModelProto) -> Result<usize, String> {
-    super::expand_nodes(model, |graph, node| {
-        let find = |k: usize, data_type: i32| {
-            node.input.get(k).and_then(|name| {
-                graph
-                    .initializer
-                    .iter()
-                    .position(|t| &t.name == name && t.data_type == data_type)
-            })
-        };
-        let (Some(at), Some(scale_at)) = (find(0, INT8), find(1, FLOAT)) else {
-            return Ok(None);
-        };
-        if node.op_type != "DequantizeLinear" {
-            return Ok(None);
-        }
-        let zero_at =
-            match node.input.get(2).filter(|n| !n.is_empty()) {
-                Some(_) => Some(find(2, INT8).ok_or_else(|| {
-                    format!("`{}`: its zero point is not an int8 tensor", node.name)
-                })?),
-                None => None,
-            };
-        let axis = node
-            .attribute
-            .iter()
-            .find(|a| a.name == "axis" && a.r#type == attr_type::INT)
-            .map_or(1, |a| a.i);
-        let q = &graph.initializer[at];
-        let damaged = || format!("the int8 tensor `{}` is damaged", q.name);
-        let scales = graph.initializer[scale_at]
-            .f32_values()
-            .ok_or_else(damaged)?;
-        let zeros: Vec<i8> = match zero_at {
-            Some(z) => graph.initializer[z]
-                .raw_data
-                .iter()
-                .map(|&b| b as i8)
-                .collect(),
+/// its values, under the node's output name (see [`super::expand`], which does this and
+/// the float16 expansion in one pass). Returns how many nodes were replaced.
+pub fn expand_int8(model: &mut ModelProto) -> Result<usize, ExpandError> {
+    super::expand_nodes(model, plan)
+}
+
+/// A `DequantizeLinear` of an int8 initializer: what it reads and how many values it
+/// gives, and the dequantization to run once the graph is known to fit.
+pub(super) fn plan<'g>(
+    initializers: &Initializers<'g>,
+    node: &'g NodeProto,
+) -> Result<Option<Planned<'g>>, ExpandError> {
+    if node.op_type != "DequantizeLinear" {
+        return Ok(None);
+    }
+    let find = |k: usize, data_type: i32| {
+        node.input
+            .get(k)
+            .and_then(|name| initializers.find(name, data_type))
+    };
+    let (Some(at), Some(scale_at)) = (find(0, INT8), find(1, FLOAT)) else {
+        return Ok(None);
+    };
+    let zero_at = match node.input.get(2).filter(|n| !n.is_empty()) {
+        Some(_) => Some(find(2, INT8).ok_or_else(|| {
+            ExpandError::Invalid(format!(
+                "`{}`: its zero point is not an int8 tensor",
+                node.name
+            ))
+        })?),
+        None => None,
+    };
+    let axis = node
+        .attribute
+        .iter()
+        .find(|a| a.name == "axis" && a.r#type == attr_type::INT)
+        .map_or(1, |a| a.i);
+    let q = initializers.get(at);
+    let values = super::expanded_count(&q.name, &q.dims)?;
+    let scale = initializers.get(scale_at);
+    let zero = zero_at.map(|z| initializers.get(z));
+    Ok(Some(Planned::new(at, axis, values, move || {
+        let damaged = || ExpandError::Invalid(format!("the int8 tensor `{}` is damaged", q.name));
+        let scales = scale.f32_values().ok_or_else(damaged)?;
+        let zeros: Vec<i8> = match zero {
+            Some(z) => z.raw_data.iter().map(|&b| b as i8).collect(),
             None => vec![0; scales.len()],
         };
-        let values = dequantize(q, &scales, &zeros, axis).ok_or_else(damaged)?;
-        Ok(Some((at, values)))
-    })
+        dequantize(q, &scales, &zeros, axis).ok_or_else(damaged)
+    })))
 }
 
 /// `(q - zero) * scale` per element, with one scale and zero point for the whole
-/// tensor or one per slice along `axis`. None: sizes that do not agree.
-fn dequantize(q: &TensorProto, scales: &[f32], zeros: &[i8], axis: i64) -> Option<Vec<f32>> {
+/// tensor or one per slice along `axis`, as float32 `raw_data`. None: sizes that do
+/// not agree.
+fn dequantize(q: &TensorProto, scales: &[f32], zeros: &[i8], axis: i64) -> Option<Vec<u8>> {
     let count = super::element_count(&q.dims)?;
     let dims: Vec<usize> = q.dims.iter().map(|&d| d as usize).collect();
     if q.raw_data.len() != count || zeros.len() != scales.len() || scales.is_empty() {
@@ -175,16 +181,13 @@ fn dequantize(q: &TensorProto, scales: &[f32], zeros: &[i8], axis: i64) -> Optio
     if channels != scales.len() {
         return None;
     }
-    Some(
-        q.raw_data
-            .iter()
-            .enumerate()
-            .map(|(k, &b)| {
-                let c = (k / inner) % channels;
-                (f32::from(b as i8) - f32::from(zeros[c])) * scales[c]
-            })
-            .collect(),
-    )
+    Some(super::f32_raw(
+        count,
+        q.raw_data.iter().enumerate().map(|(k, &b)| {
+            let c = (k / inner) % channels;
+            (f32::from(b as i8) - f32::from(zeros[c])) * scales[c]
+        }),
+    ))
 }
 
 #[cfg(test)]
@@ -269,7 +272,10 @@ mod tests {
         let (mut m, _) = model();
         store_int8(&mut m, Steps::Finest).unwrap();
         m.graph.as_mut().unwrap().initializer[0].raw_data.pop();
-        assert!(expand_int8(&mut m).unwrap_err().contains("damaged"));
+        assert!(expand_int8(&mut m)
+            .unwrap_err()
+            .to_string()
+            .contains("damaged"));
         let (mut m, _) = model();
         store_int8(&mut m, Steps::Finest).unwrap();
         let g = m.graph.as_mut().unwrap();
@@ -280,6 +286,9 @@ mod tests {
             .unwrap();
         scale.raw_data.truncate(8);
         scale.dims = vec![2];
-        assert!(expand_int8(&mut m).unwrap_err().contains("damaged"));
+        assert!(expand_int8(&mut m)
+            .unwrap_err()
+            .to_string()
+            .contains("damaged"));
     }
 }

@@ -61,10 +61,12 @@ clippy-web: setup-web
 test-core: setup-web
 	cargo test
 
-## All native tests, the trainer's included (installs libtorch if missing).
+## All native tests, the trainer's and the WebGPU worker's included (installs libtorch
+## if missing; the worker's checks of model files run natively, without a GPU).
 test-native: setup-web setup-torch
 	@scripts/phase.sh test-native
 	. scripts/torch-env.sh && cargo test --features train
+	cd gpu-worker && cargo test
 
 ## The trainer binary (release): target/release/mien-train. See the README's "Training".
 trainer: setup-torch

@@ -18,11 +18,13 @@ use std::ops::ControlFlow;
 
 const MODEL: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/public/models/mien.onnx");
 
-/// The least val accuracy a shipped model may have: model version 5 scores 70.19% as shipped with
-/// int8 weights (70.08% in float16; 4: 70.21%), so
-/// a worse model (or a regression in the shared preprocessing) fails here even when its
-/// metadata agrees with it. Raise it with each better model that ships.
-const VAL_ACCURACY_FLOOR: f32 = 0.695;
+/// The least val accuracy a shipped model may have: model version 6 scores 68.96% as shipped
+/// with int8 weights (version 5: 70.19%, 4: 70.21%), so a worse model (or a regression in
+/// the shared preprocessing) fails here even when its metadata agrees with it. Version 6
+/// gave 1.2 points of FER2013 for 8.9 points on web photos of many populations (ExpW,
+/// through the app's path); docs/model-card.md has the trade. Raise it with each better
+/// model that ships.
+const VAL_ACCURACY_FLOOR: f32 = 0.685;
 
 /// Every `val/<class>/` folder name in the tarball, sorted.
 fn val_classes() -> Vec<String> {

@@ -98,6 +98,16 @@ pub fn About(backend: Backend, visible: Signal<bool>) -> impl IntoView {
                     "by age, skin tone, gender or culture. The model can be wrong more often for "
                     "some groups of people than for others."
                 </li>
+                <li id="about-data">
+                    "mien's built-in model (version 6) learned from FER2013, film faces (SFEW, and "
+                    "IMFDB's Indian films) and web photos of people of many populations (ExpW): "
+                    "research-use data sets, each under its own terms (the model card lists them). "
+                    "Read the way this page reads photos, it names the labelled expression for 41% "
+                    "of ExpW web photos it never saw (seven expressions equally often: chance is "
+                    "14%), 47% of film faces and 69% of FER2013's; disgust and fear are its "
+                    "weakest. docs/model-card.md in mien's repository has every number, per "
+                    "expression."
+                </li>
                 <li>
                     "Faces are found by MediaPipe BlazeFace (Apache-2.0). Everything runs in this "
                     "page; no picture, face or result is sent anywhere."

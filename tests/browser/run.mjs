@@ -576,7 +576,7 @@ try {
     expect(/\d+ × \d+ pixels/.test(await fact('input')), `input: ${await fact('input')}`);
     expect(/face/.test(await fact('views')), `views: ${await fact('views')}`);
     const about = await page.textContent('#view-about');
-    for (const words of ['not a feeling', 'not a lie detector', 'FER2013 has known biases']) {
+    for (const words of ['not a feeling', 'not a lie detector', 'FER2013 has known biases', 'ExpW', 'research-use']) {
       expect(about.includes(words), `the about view does not say "${words}"`);
     }
     expect(!(await page.isVisible('#view-photos')), 'the photos view is still shown');
